@@ -1,0 +1,1 @@
+"""Data-free quantization: synthetic data, quantizers, fine-tuning (built in later issues)."""

@@ -1,0 +1,1 @@
+"""Neural architecture search: data, search space, child networks, training."""

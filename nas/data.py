@@ -1,0 +1,247 @@
+"""Image classification data: Fashion-MNIST IDX files (Debian's ``dataset-fashion-mnist`` or any folder
+holding the 4 standard files) or an ``.npz`` with ``x_train, y_train, x_test, y_test``.
+
+Everything is held in memory as uint8 (N, C, H, W) tensors; batches are gathered, augmented and
+normalized with whole-batch tensor ops (no per-sample Python loop). A fixed, seeded validation split
+is carved from train, stratified by class; the test set is never used to choose anything.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DEFAULT_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+DATA_ENV = "COEXPLORE_DATA"
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+IDX_MAGIC = {3: 2051, 1: 2049}  # images (3 dims), labels (1 dim)
+
+
+class DataError(ValueError):
+    """A data file is missing, corrupt or not what was expected. The message names the path."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """uint8 images (N, C, H, W) and int64 labels (N,) for train and test."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def channels(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.x_train.shape[2]
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation (carved from train) / test, with per-channel mean and std of the train split
+    (in [0, 1] pixel units) for normalization."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    num_classes: int
+
+    @property
+    def channels(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.x_train.shape[2]
+
+
+def read_idx(path: Path, expected_dims: int) -> np.ndarray:
+    """Read one IDX file (gzipped or raw) holding uint8 data with ``expected_dims`` dimensions."""
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read IDX file ({exc})") from None
+    magic = IDX_MAGIC[expected_dims]
+    if len(raw) < 4 + 4 * expected_dims or int.from_bytes(raw[:4], "big") != magic:
+        raise DataError(f"{path}: not an IDX file with {expected_dims} dims (expected magic number {magic})")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_dims)]
+    offset = 4 + 4 * expected_dims
+    if len(raw) - offset != int(np.prod(dims)):
+        raise DataError(f"{path}: IDX header says shape {dims} but holds {len(raw) - offset} bytes")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims).copy()
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"{folder}: missing {stem}[.gz] (need the 4 IDX files {sorted(IDX_FILES.values())})")
+
+
+def load_idx_folder(folder: Path) -> Dataset:
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        arrays[key] = read_idx(_find_idx(folder, stem), 3 if key.startswith("x") else 1)
+    return _to_dataset(folder.name or str(folder), arrays, folder)
+
+
+def _to_nchw(x: np.ndarray, path: Path) -> np.ndarray:
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[2] != x.shape[3]:
+        raise DataError(f"{path}: images must be (N,H,W), (N,H,W,C) or (N,C,H,W) with C in 1|3 and H == W")
+    if x.dtype != np.uint8:
+        x = np.asarray(x, dtype=np.float32)
+        scale = 255.0 if x.max() <= 1.0 else 1.0
+        x = np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(x)
+
+
+def load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = sorted(set(IDX_FILES) - set(npz.files))
+            if missing:
+                raise DataError(f"{path}: missing arrays {missing}; an .npz needs {sorted(IDX_FILES)}")
+            arrays = {key: npz[key] for key in IDX_FILES}
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    return _to_dataset(path.stem, arrays, path)
+
+
+def _to_dataset(name: str, arrays: dict[str, np.ndarray], path: Path) -> Dataset:
+    x_train, x_test = _to_nchw(arrays["x_train"], path), _to_nchw(arrays["x_test"], path)
+    y_train, y_test = (np.asarray(arrays[k]).reshape(-1).astype(np.int64) for k in ("y_train", "y_test"))
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise DataError(f"{path}: image and label counts differ")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DataError(f"{path}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
+    if min(y_train.min(), y_test.min()) < 0:
+        raise DataError(f"{path}: labels must be non-negative class indices")
+    return Dataset(name, *(torch.from_numpy(a) for a in (x_train, y_train, x_test, y_test)))
+
+
+def resolve_data_source(source: str | Path | None = None) -> Path:
+    """``source``, else ``$COEXPLORE_DATA``, else the Debian package's folder."""
+    return Path(source or os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR)
+
+
+def load_dataset(source: str | Path | None = None) -> Dataset:
+    path = resolve_data_source(source)
+    if path.is_dir():
+        return load_idx_folder(path)
+    if path.suffix == ".npz" and path.is_file():
+        return load_npz(path)
+    hint = " (install the Debian package dataset-fashion-mnist, or run make setup)" if source is None else ""
+    raise DataError(f"{path}: no such folder of IDX files or .npz file{hint}")
+
+
+def split_validation(data: Dataset, val_fraction: float = 1 / 12, seed: int = 0) -> Splits:
+    """Carve a class-stratified validation split from train with a fixed seed (default: 5,000 of
+    Fashion-MNIST's 60,000)."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    gen = torch.Generator().manual_seed(seed)
+    val_idx = []
+    for cls in torch.unique(data.y_train):
+        members = torch.nonzero(data.y_train == cls).flatten()
+        members = members[torch.randperm(len(members), generator=gen)]
+        val_idx.append(members[: max(1, round(len(members) * val_fraction))])
+    val_mask = torch.zeros(len(data.y_train), dtype=torch.bool)
+    val_mask[torch.cat(val_idx)] = True
+    x_train = data.x_train[~val_mask]
+    pixels = x_train.float().div_(255).transpose(0, 1).reshape(data.channels, -1)
+    return Splits(
+        x_train,
+        data.y_train[~val_mask],
+        data.x_train[val_mask],
+        data.y_train[val_mask],
+        data.x_test,
+        data.y_test,
+        tuple(pixels.mean(1).tolist()),
+        tuple(pixels.std(1).tolist()),
+        data.num_classes,
+    )
+
+
+def random_crop_flip(x: torch.Tensor, pad: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """Per-image random crop after zero padding by ``pad`` pixels, then optional random horizontal
+    flip; x is uint8 or float (B, C, H, W)."""
+    b, c, h, w = x.shape
+    if pad > 0:
+        padded = F.pad(x, (pad, pad, pad, pad))
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
+        x = padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    if flip:
+        mirror = torch.rand(b, generator=gen) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(3), x)
+    return x
+
+
+def iterate_batches(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    *,
+    shuffle: bool = False,
+    augment: bool = False,
+    seed: int = 0,
+    channels_last: bool = False,
+    drop_last: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield normalized float32 batches (B, C, H, W) and labels. Augmentation: crop with padding of
+    H/8 pixels and horizontal flip."""
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x), generator=gen) if shuffle else torch.arange(len(x))
+    mean_t = torch.tensor(mean).view(1, -1, 1, 1) * 255
+    inv_std = 1.0 / (torch.tensor(std).view(1, -1, 1, 1) * 255)
+    stop = len(x) - (len(x) % batch_size if drop_last else 0)
+    for start in range(0, stop, batch_size):
+        idx = order[start : start + batch_size]
+        xb = x[idx]
+        if augment:
+            xb = random_crop_flip(xb, max(1, x.shape[2] // 8), True, gen)
+        xb = (xb.float() - mean_t) * inv_std
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield xb, y[idx]
+
+
+def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)

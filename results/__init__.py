@@ -1,0 +1,1 @@
+"""Run records, Pareto fronts, plots and exports."""

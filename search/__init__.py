@@ -1,0 +1,1 @@
+"""Co-exploration search and the coexplore command line."""

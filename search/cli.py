@@ -1,0 +1,192 @@
+"""The ``coexplore`` command line. Every command has ``--help``; bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+
+from nas.data import DATA_ENV, load_dataset, split_validation
+from nas.space import SearchSpace
+from search.cli_util import InputError, bad_input_is_exit_2, parse_arch
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    envvar=DATA_ENV,
+    default=None,
+    help=f"Folder with the 4 IDX files, or an .npz (x_train,y_train,x_test,y_test). Env: {DATA_ENV}. "
+    "Default: Debian's Fashion-MNIST.",
+)
+ARCH_OPTION = click.option(
+    "--arch",
+    default="default",
+    show_default=True,
+    help="'default', an Arch JSON file ({\"ops\": [...]}) or comma-separated op names, one per layer.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="coexplore")
+def main() -> None:
+    """coexplore: co-design a neural network and its accelerator, then quantize it data-free."""
+
+
+def _load_splits(data_dir: str | None, val_seed: int = 0):
+    with bad_input_is_exit_2("data"):
+        return split_validation(load_dataset(data_dir), seed=val_seed)
+
+
+@main.command()
+@ARCH_OPTION
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "full", "smoke"]),
+    default="quick",
+    show_default=True,
+    help="Preset hyper-parameters: quick (~9 min on 2 cores), full (longer, more accurate), smoke.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Override the batch size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Override the peak learning rate.")
+@click.option(
+    "--optimizer", type=click.Choice(["sgd", "adamw"]), help="SGD with Nesterov momentum, or AdamW."
+)
+@click.option(
+    "--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Cross-entropy smoothing."
+)
+@click.option("--augment/--no-augment", default=None, help="Random crop with padding + horizontal flip.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for init and batch order.")
+@click.option(
+    "--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: torch default)."
+)
+@DATA_DIR_OPTION
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="runs/train",
+    show_default=True,
+    help="Run folder: best.pt, metrics.jsonl, result.json, arch.json.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train(
+    arch,
+    profile,
+    epochs,
+    batch_size,
+    lr,
+    optimizer,
+    label_smoothing,
+    augment,
+    seed,
+    threads,
+    data_dir,
+    out,
+    overwrite,
+    quiet,
+):
+    """Train a child network from scratch; keep the best-on-validation checkpoint, report test accuracy."""
+    from nas.train import profile_config, train_child
+
+    space = SearchSpace()
+    arch_obj = parse_arch(arch, space)
+    with bad_input_is_exit_2():
+        cfg = profile_config(
+            profile,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            label_smoothing=label_smoothing,
+            augment=augment,
+            seed=seed,
+            threads=threads,
+        )
+    out_dir = Path(out)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise InputError(f"{out_dir} exists and is not empty (pass --overwrite to replace it)")
+        shutil.rmtree(out_dir)
+    splits = _load_splits(data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "arch.json").write_text(arch_obj.to_json() + "\n")
+    result = train_child(space, arch_obj, splits, cfg, out_dir, progress=not quiet)
+    click.echo(
+        f"test accuracy {result['test_acc'] * 100:.2f}% (val {result['val_acc'] * 100:.2f}%, best epoch "
+        f"{result['best_epoch']}/{cfg.epochs}) in {result['train_time_s']:.0f} s -> run folder {out_dir}"
+    )
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@DATA_DIR_OPTION
+def evaluate(checkpoint, data_dir):
+    """Validation and test accuracy of a checkpoint (.pt written by train)."""
+    from nas.train import evaluate as evaluate_model
+    from nas.train import load_checkpoint
+
+    with bad_input_is_exit_2(checkpoint):
+        model, meta = load_checkpoint(checkpoint)
+    splits = _load_splits(data_dir)
+    if (splits.channels, splits.num_classes) != (meta["in_channels"], meta["num_classes"]):
+        raise InputError(
+            f"{checkpoint} expects {meta['in_channels']}-channel images and "
+            f"{meta['num_classes']} classes; the data has {splits.channels} and {splits.num_classes}"
+        )
+    for name, x, y in (("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test)):
+        click.echo(
+            f"{name} accuracy {evaluate_model(model, x, y, splits, channels_last=False)['acc'] * 100:.2f}%"
+        )
+
+
+@main.command()
+@ARCH_OPTION
+@click.option("--image-size", type=click.IntRange(min=1), default=28, show_default=True, help="Input H = W.")
+@click.option(
+    "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Images per inference."
+)
+@click.option("--in-channels", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--num-classes", type=click.IntRange(min=2), default=10, show_default=True)
+def layers(arch, image_size, batch, in_channels, num_classes):
+    """Print the layers file (JSON list of LayerShape) of a child network: what the accelerator sees."""
+    from nas.model import build_child
+
+    space = SearchSpace()
+    model = build_child(space, parse_arch(arch, space), in_channels, num_classes)
+    click.echo(json.dumps([s.to_dict() for s in model.layer_shapes(image_size, batch)], indent=1))
+
+
+@main.command()
+def space():
+    """Show the search space: every searchable layer with its channels, stride and allowed ops."""
+    s = SearchSpace()
+    click.echo(f"stem: conv3x3 -> {s.stem_channels} ch, stride {s.stem_stride}; activation {s.act}")
+    for slot in s.slots():
+        click.echo(
+            f"layer {slot.index}: {slot.c_in:>4} -> {slot.c_out:<4} stride {slot.stride}  "
+            f"ops: {', '.join(slot.allowed_ops)}"
+        )
+    click.echo(f"head: conv1x1 -> {s.head_channels} ch, global average pool, linear classifier")
+    click.echo(f"default arch: {','.join(s.default_arch().ops)}")
+
+
+@main.command("data")
+@DATA_DIR_OPTION
+def data_info(data_dir):
+    """Summarize the dataset and its train / validation / test splits."""
+    with bad_input_is_exit_2("data"):
+        data = load_dataset(data_dir)
+    splits = split_validation(data)
+    click.echo(
+        f"{data.name}: {data.channels}x{data.image_size}x{data.image_size}, {data.num_classes} classes"
+    )
+    for name, y in (("train", splits.y_train), ("val", splits.y_val), ("test", splits.y_test)):
+        counts = y.bincount(minlength=data.num_classes).tolist()
+        click.echo(f"  {name:<5} {len(y):>6} images, per class {min(counts)}..{max(counts)}")
+    click.echo(f"  mean {[round(m, 4) for m in splits.mean]}, std {[round(s, 4) for s in splits.std]}")
+
+
+if __name__ == "__main__":
+    main()

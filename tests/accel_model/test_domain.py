@@ -1,0 +1,60 @@
+import math
+
+import pytest
+
+from accel_model.domain import Accelerator, Cost, LayerShape
+
+
+def test_layer_shape_macs_and_out_hw():
+    conv = LayerShape(64, 64, 3, 1, 1, (56, 56))
+    assert conv.out_hw == (56, 56) and conv.macs == 56 * 56 * 64 * 64 * 9
+    strided = LayerShape(16, 16, 3, 2, 16, (28, 28), batch=2)
+    assert strided.is_depthwise and strided.out_hw == (14, 14) and strided.macs == 2 * 14 * 14 * 16 * 9
+    assert LayerShape(256, 10).macs == 2560
+
+
+def test_layer_shape_roundtrip_and_kernel_forms():
+    s = LayerShape.from_dict(
+        {
+            "in_channels": 8,
+            "out_channels": 4,
+            "kernel": [1, 3],
+            "stride": 1,
+            "groups": 1,
+            "in_hw": [7, 7],
+            "batch": 1,
+        }
+    )
+    assert s.kernel == (1, 3) and LayerShape.from_dict(s.to_dict()) == s
+    assert LayerShape(8, 8, 5).to_dict()["kernel"] == 5
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"in_channels": 0, "out_channels": 1}, "in_channels must be a positive integer"),
+        ({"in_channels": 6, "out_channels": 6, "groups": 4}, "groups=4 must divide"),
+        ({"in_channels": 1, "out_channels": 1, "kernel": [1, 2, 3]}, "kernel must be an int or a pair"),
+        ({"in_channels": 1, "out_channels": 1, "colour": 3}, r"unknown field\(s\) \['colour'\]"),
+    ],
+)
+def test_layer_shape_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        LayerShape.from_dict(bad)
+
+
+def test_accelerator_validation_and_roundtrip():
+    acc = Accelerator()
+    assert Accelerator.from_dict(acc.to_dict()) == acc and acc.num_pes == 168
+    with pytest.raises(ValueError, match=r"dataflow must be one of \['WS', 'OS', 'RS'\]"):
+        Accelerator(dataflow="XY")
+    with pytest.raises(ValueError, match="bits must be one of"):
+        Accelerator(bits=5)
+
+
+def test_cost_sum_and_derived():
+    a, b = Cost(1e6, 2e6, 1.5, clock_mhz=200), Cost(1e6, 1e6, 1.5, clock_mhz=200)
+    total = a + b
+    assert total.latency_cycles == 2e6 and total.energy_pj == 3e6 and total.area_mm2 == 1.5
+    assert math.isclose(total.latency_s, 0.01) and math.isclose(total.fps, 100)
+    assert math.isclose(total.edap, 3e-6 * 0.01 * 1.5)
