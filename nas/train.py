@@ -56,7 +56,7 @@ class TrainConfig:
 
 PROFILES: dict[str, TrainConfig] = {
     "quick": TrainConfig(epochs=7),
-    "full": TrainConfig(epochs=40, label_smoothing=0.1, weight_decay=4e-5),
+    "full": TrainConfig(epochs=30, label_smoothing=0.1),
     "smoke": TrainConfig(epochs=1, batch_size=64, augment=False),
 }
 

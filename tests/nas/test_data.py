@@ -107,7 +107,7 @@ def test_batches_cover_everything_once_and_normalize(tmp_path, make_npz):
         assert xb.dtype == torch.float32 and xb.shape[1:] == (3, 32, 32)
         seen.append(yb)
     assert sorted(torch.cat(seen).tolist()) == sorted(s.y_train.tolist())
-    full = next(iterate_batches(s.x_train, s.y_train, 1000, s.mean, s.std))
+    full, _ = next(iterate_batches(s.x_train, s.y_train, 1000, s.mean, s.std))
     assert full.mean().abs() < 0.05 and (full.std() - 1).abs() < 0.05
 
 
