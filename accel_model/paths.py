@@ -1,0 +1,18 @@
+"""Where coexplore keeps its caches: ``$COEXPLORE_HOME``, else ``~/.cache/coexplore``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DATA = Path(__file__).parent / "data"
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("COEXPLORE_HOME") or Path.home() / ".cache" / "coexplore")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_cache_path() -> Path:
+    return data_dir() / "sim_cache.sqlite"
