@@ -63,3 +63,13 @@ class ChildNet(nn.Module):
 
 def build_child(space: SearchSpace, arch: Arch, in_channels: int = 1, num_classes: int = 10) -> ChildNet:
     return ChildNet(space, arch, in_channels, num_classes)
+
+
+def candidate_layer_shapes(space: SearchSpace, input_hw: int, in_channels: int = 1, num_classes: int = 10):
+    """Every distinct layer shape any child of ``space`` can execute: each op at every position it is
+    allowed, plus the fixed stem/head/classifier."""
+    shapes: list[LayerShape] = []
+    for op in space.ops:
+        arch = Arch(tuple(op if op in slot.allowed_ops else space.default_op for slot in space.slots()))
+        shapes += build_child(space, arch, in_channels, num_classes).layer_shapes(input_hw)
+    return list(dict.fromkeys(shapes))

@@ -86,8 +86,8 @@ def spatial_mapping(layer: LayerShape, accel: Accelerator) -> dict[str, list[str
     dims = layer_dims(layer)
     alias = {"OC": "G" if "G" in dims and "K" not in dims else "K", "RC": "C"}
     mapping = {}
-    for axis, size, wanted in zip(("D1", "D2"), (accel.pe_rows, accel.pe_cols), DATAFLOW_UNROLLING[accel.dataflow],
-                                  strict=True):  # fmt: skip
+    axes = {"D1": accel.pe_rows, "D2": accel.pe_cols}
+    for (axis, size), wanted in zip(axes.items(), DATAFLOW_UNROLLING[accel.dataflow], strict=True):
         entries, capacity = [], size
         for name in wanted:
             name = alias.get(name, name)
@@ -127,6 +127,7 @@ def zigzag_hardware(accel: Accelerator) -> dict[str, Any]:
     split, psum = rf_split_bytes(accel.rf_bytes), psum_bits(accel.bits)
     glb = sram_cost(accel.glb_kib * 1024, GLB_PORT_BITS)
     all_operands = ["I1", "I2", "O"]
+    dram_allocation = [f"{op}, {d}" for op in all_operands for d in ("fh", "tl")] + ["O, fl", "O, th"]
     return {
         "name": "eyeriss_like",
         "operational_array": {
@@ -149,10 +150,9 @@ def zigzag_hardware(accel: Accelerator) -> dict[str, Any]:
                 "served_dimensions": ["D1", "D2"],
             },
             "dram": {
-                "size": 10**10, "r_cost": DRAM_PJ_PER_64B, "w_cost": DRAM_PJ_PER_64B, "area": 0.0, "latency": 1,
-                "operands": all_operands,
-                "ports": [_port("rw_port_1", "read_write", DRAM_BITS_PER_CYCLE,
-                                [f"{op}, {d}" for op in all_operands for d in ("fh", "tl")] + ["O, fl", "O, th"])],
+                "size": 10**10, "r_cost": DRAM_PJ_PER_64B, "w_cost": DRAM_PJ_PER_64B, "area": 0.0,
+                "latency": 1, "operands": all_operands,
+                "ports": [_port("rw_port_1", "read_write", DRAM_BITS_PER_CYCLE, dram_allocation)],
                 "served_dimensions": ["D1", "D2"],
             },
         },

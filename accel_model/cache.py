@@ -1,0 +1,123 @@
+"""SQLite cache and sample store of simulations, keyed by (layer, accelerator, backend, version, settings).
+
+One row per key; failed simulations are stored too (status 'failed' with the error), so a sweep
+never drops them silently and a re-run can retry exactly those. WAL mode lets several processes
+read while one writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accel_model.domain import Accelerator, Cost, LayerShape
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS simulations (
+    key TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    backend_version TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    accelerator TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    latency_cycles REAL,
+    energy_pj REAL,
+    area_mm2 REAL,
+    error TEXT,
+    seconds REAL,
+    created REAL NOT NULL
+);
+"""
+COLUMNS = "layer, accelerator, status, latency_cycles, energy_pj, area_mm2, error, seconds"
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def cache_key(layer: LayerShape, accel: Accelerator, backend: str, version: str, settings: dict) -> str:
+    text = _canonical([layer.to_dict(), accel.to_dict(), backend, version, settings])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One simulation outcome: ``cost`` when status is 'ok', ``error`` when 'failed'."""
+
+    layer: LayerShape
+    accel: Accelerator
+    status: str
+    cost: Cost | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class SimulationCache:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{self.path}: not a usable SQLite cache ({exc})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SimulationCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get(self, key: str) -> Record | None:
+        row = self._db.execute(
+            f"SELECT {COLUMNS} FROM simulations WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def put(self, key: str, backend: str, version: str, settings: dict, record: Record) -> None:
+        cost = record.cost
+        self._db.execute(
+            "INSERT OR REPLACE INTO simulations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key, backend, version, _canonical(settings), _canonical(record.layer.to_dict()),
+                _canonical(record.accel.to_dict()), record.status,
+                cost.latency_cycles if cost else None, cost.energy_pj if cost else None,
+                cost.area_mm2 if cost else None, record.error, record.seconds, time.time(),
+            ),
+        )  # fmt: skip
+        self._db.commit()
+
+    def records(self, backend: str | None = None, status: str | None = None) -> Iterator[Record]:
+        query = f"SELECT {COLUMNS} FROM simulations"
+        clauses, args = [], []
+        for column, value in (("backend", backend), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        for row in self._db.execute(query + " ORDER BY created", args):
+            yield _record(row)
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self._db.execute("SELECT COUNT(*) FROM simulations").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM simulations WHERE status = ?", (status,)).fetchone()[0]
+
+
+def _record(row) -> Record:
+    layer, accel = LayerShape.from_dict(json.loads(row[0])), Accelerator.from_dict(json.loads(row[1]))
+    cost = Cost(row[3], row[4], row[5], accel.clock_mhz) if row[2] == "ok" else None
+    return Record(layer, accel, row[2], cost, row[6], row[7] or 0.0)

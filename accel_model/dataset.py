@@ -1,0 +1,167 @@
+"""The simulator dataset the evaluator network learns from: sampled accelerators x layer shapes.
+
+Pairs are drawn with a seeded RNG in a fixed order, so a larger ``samples`` extends a smaller one and
+a re-run reads everything already simulated from the cache. The table is a gzipped CSV (one row per
+pair, failed ones included with their error) plus a provenance JSON beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import platform
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from accel_model.cache import Record
+from accel_model.domain import Accelerator, LayerShape
+from accel_model.networks import network_layers
+from accel_model.space import DesignSpace
+from accel_model.sweep import sweep
+
+COLUMNS = (
+    "source", "in_channels", "out_channels", "kernel_h", "kernel_w", "stride", "groups", "in_h", "in_w",
+    "batch",
+    "pe_rows", "pe_cols", "rf_bytes", "glb_kib", "dataflow", "bits", "clock_mhz",
+    "status", "latency_cycles", "energy_pj", "area_mm2", "sim_seconds", "error",
+)  # fmt: skip
+
+# Common CNN layers beside the search space's: ImageNet ResNet-18 / MobileNetV2 and CIFAR ResNet-20.
+COMMON_NETWORKS = (("resnet18", 224), ("mobilenet_v2", 224), ("resnet20", 32))
+
+
+def common_layers() -> list[tuple[str, LayerShape]]:
+    out = []
+    for name, hw in COMMON_NETWORKS:
+        out += [(name, layer) for layer in network_layers(name, hw=hw)]
+    return out
+
+
+def unique_pool(tagged: Sequence[tuple[str, LayerShape]]) -> list[tuple[str, LayerShape]]:
+    seen, pool = set(), []
+    for source, layer in tagged:
+        if layer not in seen:
+            seen.add(layer)
+            pool.append((source, layer))
+    return pool
+
+
+def sample_pairs(
+    pool: Sequence[tuple[str, LayerShape]], samples: int, seed: int, space: DesignSpace
+) -> list[tuple[str, LayerShape, Accelerator]]:
+    """``samples`` draws of (uniform layer from the pool, uniform accelerator from the space)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(samples):
+        source, layer = pool[rng.randrange(len(pool))]
+        out.append((source, layer, space.sample(rng)))
+    return out
+
+
+def record_row(source: str, record: Record) -> dict[str, Any]:
+    layer, accel, cost = record.layer, record.accel, record.cost
+    return {
+        "source": source, "in_channels": layer.in_channels, "out_channels": layer.out_channels,
+        "kernel_h": layer.kernel[0], "kernel_w": layer.kernel[1], "stride": layer.stride,
+        "groups": layer.groups,
+        "in_h": layer.in_hw[0], "in_w": layer.in_hw[1], "batch": layer.batch,
+        **accel.to_dict(), "status": record.status,
+        "latency_cycles": cost.latency_cycles if cost else "", "energy_pj": cost.energy_pj if cost else "",
+        "area_mm2": cost.area_mm2 if cost else "", "sim_seconds": round(record.seconds, 4),
+        "error": record.error or "",
+    }  # fmt: skip
+
+
+def row_to_pair(row: dict[str, str]) -> tuple[LayerShape, Accelerator]:
+    layer = LayerShape(
+        int(row["in_channels"]), int(row["out_channels"]), (int(row["kernel_h"]), int(row["kernel_w"])),
+        int(row["stride"]), int(row["groups"]), (int(row["in_h"]), int(row["in_w"])), int(row["batch"]),
+    )  # fmt: skip
+    accel = Accelerator(
+        int(row["pe_rows"]), int(row["pe_cols"]), int(row["rf_bytes"]), int(row["glb_kib"]), row["dataflow"],
+        int(row["bits"]), int(row["clock_mhz"]),
+    )  # fmt: skip
+    return layer, accel
+
+
+def write_table(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Gzipped CSV, written to a temp file and renamed (never half-written)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with gzip.open(tmp, "wt", compresslevel=9) as fh:
+        fh.write(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def read_table(path: str | Path) -> list[dict[str, str]]:
+    path = Path(path)
+    try:
+        with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, EOFError, csv.Error) as exc:
+        raise ValueError(f"{path}: not a readable dataset table ({exc})") from None
+    if rows and set(COLUMNS) - set(rows[0]):
+        raise ValueError(f"{path}: missing columns {sorted(set(COLUMNS) - set(rows[0]))}")
+    return rows
+
+
+def build_dataset(
+    out: str | Path,
+    search_space_layers: Sequence[LayerShape],
+    samples: int,
+    seed: int = 0,
+    workers: int = 2,
+    settings: dict[str, Any] | None = None,
+    cache=None,
+    scheduler: str | None = None,
+    space: DesignSpace | None = None,
+    command: str = "",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Simulate ``samples`` sampled pairs and write ``out`` (.csv.gz) and ``out``.provenance.json."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    space = space or DesignSpace()
+    pool = unique_pool([("search_space", layer) for layer in search_space_layers] + common_layers())
+    pairs = sample_pairs(pool, samples, seed, space)
+    start = time.time()
+    todo = [(layer, accel) for _, layer, accel in pairs]
+    report = sweep(todo, "zigzag", settings, cache, workers, scheduler, progress=progress)
+    rows = [record_row(source, rec) for (source, _, _), rec in zip(pairs, report.records, strict=True)]
+    write_table(out, rows)
+    from accel_model.simulators import make_simulator
+
+    sim = make_simulator("zigzag", **(settings or {}))
+    provenance = {
+        "rows": len(rows),
+        "ok": sum(r["status"] == "ok" for r in rows),
+        "failed": report.failed,
+        "failure_kinds": report.errors,
+        "layer_pool": {
+            "unique_layers": len(pool),
+            "search_space": sum(s == "search_space" for s, _ in pool),
+            "common_networks": [f"{n}@{hw}px" for n, hw in COMMON_NETWORKS],
+        },  # fmt: skip
+        "backend": sim.name,
+        "backend_version": sim.version,
+        "settings": sim.settings(),
+        "design_space": space.to_dict(),
+        "seed": seed,
+        "samples": samples,
+        "rebuild": command or f"coexplore dataset build --samples {samples} --seed {seed} --out {out}",
+        "wall_seconds_this_run": round(time.time() - start, 1),
+        "simulated_this_run": report.simulated,
+        "python": platform.python_version(),
+    }
+    prov_path = out.with_name(out.name.removesuffix(".gz").removesuffix(".csv") + ".provenance.json")
+    prov_path.write_text(json.dumps(provenance, indent=1) + "\n")
+    return provenance

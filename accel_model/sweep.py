@@ -1,0 +1,216 @@
+"""Simulate many (layer, accelerator) pairs: cache first, then a local process pool or a Dask cluster.
+
+Results are written to the SQLite cache by this (the submitting) process as they arrive, so a sweep
+that is interrupted resumes where it stopped. A simulation that raises, times out, or whose worker
+process dies is recorded as 'failed' with its error and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as futures_as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from accel_model.cache import Record, SimulationCache, cache_key
+from accel_model.domain import Accelerator, Cost, LayerShape
+from accel_model.paths import default_cache_path
+
+Pair = tuple[LayerShape, Accelerator]
+
+
+@dataclass
+class SweepReport:
+    records: list[Record]
+    simulated: int = 0
+    from_cache: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class SimulationTimeout(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float | None):
+    """SIGALRM-based limit; only possible in a process's main thread (process-pool workers are)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise SimulationTimeout(f"simulation exceeded {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@lru_cache(maxsize=8)
+def _simulator(backend: str, settings_json: str):
+    from accel_model.simulators import make_simulator
+
+    return make_simulator(backend, **json.loads(settings_json))
+
+
+def simulate_task(
+    backend: str, settings_json: str, layer: dict, accel: dict, timeout_s: float | None
+) -> dict:
+    """Worker entry point (plain data in and out, so it pickles for any executor)."""
+    start = time.perf_counter()
+    try:
+        with time_limit(timeout_s):
+            cost = _simulator(backend, settings_json).simulate(
+                LayerShape.from_dict(layer), Accelerator.from_dict(accel)
+            )
+        return {"status": "ok", "cost": [cost.latency_cycles, cost.energy_pj, cost.area_mm2],
+                "seconds": time.perf_counter() - start}  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - any simulator failure is recorded, never raised
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500],
+                "seconds": time.perf_counter() - start}  # fmt: skip
+
+
+def _to_record(layer: LayerShape, accel: Accelerator, result: dict) -> Record:
+    if result["status"] == "ok":
+        cost = Cost(*result["cost"], clock_mhz=accel.clock_mhz)
+        return Record(layer, accel, "ok", cost, None, result["seconds"])
+    return Record(layer, accel, "failed", None, result["error"], result["seconds"])
+
+
+class _LocalPool:
+    def __init__(self, workers: int):
+        self.pool = ProcessPoolExecutor(max_workers=workers)
+
+    def submit(self, *args):
+        return self.pool.submit(simulate_task, *args)
+
+    def as_completed(self, futures):
+        return futures_as_completed(futures)
+
+    def close(self):
+        self.pool.shutdown(cancel_futures=True)
+
+
+class _DaskPool:
+    def __init__(self, client):
+        from distributed import as_completed
+
+        self.client, self._as_completed = client, as_completed
+
+    def submit(self, *args):
+        return self.client.submit(simulate_task, *args, pure=False)
+
+    def as_completed(self, futures):
+        return self._as_completed(futures)
+
+    def close(self):
+        pass
+
+
+def _open_pool(workers: int, scheduler: str | None, client):
+    if client is not None:
+        return _DaskPool(client), None
+    if scheduler:
+        from distributed import Client
+
+        own = Client(scheduler)
+        return _DaskPool(own), own
+    return _LocalPool(workers), None
+
+
+def sweep(
+    pairs: Sequence[Pair],
+    backend: str = "zigzag",
+    settings: dict[str, Any] | None = None,
+    cache: SimulationCache | str | Path | None = None,
+    workers: int = 2,
+    scheduler: str | None = None,
+    client=None,
+    timeout_s: float | None = 600,
+    retry_failed: bool = False,
+    progress: bool = True,
+    on_result: Callable[[int, Record], None] | None = None,
+) -> SweepReport:
+    """Simulate ``pairs``; returns records in input order. ``scheduler`` (tcp://host:port) or a Dask
+    ``client`` runs on Dask; otherwise a local process pool of ``workers``."""
+    from accel_model.simulators import make_simulator
+
+    start = time.perf_counter()
+    sim = make_simulator(backend, **(settings or {}))
+    settings_full, settings_json = sim.settings(), json.dumps(settings or {}, sort_keys=True)
+    own_cache = not isinstance(cache, SimulationCache)
+    db = SimulationCache(cache or default_cache_path()) if own_cache else cache
+    report = SweepReport(records=[None] * len(pairs))  # type: ignore[list-item]
+    keys = [cache_key(layer, accel, backend, sim.version, settings_full) for layer, accel in pairs]
+    todo: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        hit = db.get(key)
+        if hit is not None and (hit.status == "ok" or not retry_failed):
+            report.records[i] = hit
+            report.from_cache += 1
+        else:
+            todo.setdefault(key, []).append(i)
+    bar = tqdm(total=len(todo), desc=f"simulate ({backend})", disable=not progress or not todo, unit="sim")
+    pool, own_client = _open_pool(workers, scheduler, client) if todo else (None, None)
+    try:
+        futures = {}
+        for key, idx in todo.items():
+            layer, accel = pairs[idx[0]]
+            futures[pool.submit(backend, settings_json, layer.to_dict(), accel.to_dict(), timeout_s)] = key
+        for future in pool.as_completed(list(futures)) if todo else ():
+            key = futures[future]
+            layer, accel = pairs[todo[key][0]]
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                result = {
+                    "status": "failed",
+                    "error": "worker process died (BrokenProcessPool)",
+                    "seconds": 0.0,
+                }
+            except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker lost mid-task
+                result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500], "seconds": 0.0}
+            record = _to_record(layer, accel, result)
+            db.put(key, backend, sim.version, settings_full, record)
+            for i in todo[key]:
+                report.records[i] = record
+                if on_result:
+                    on_result(i, record)
+            report.simulated += 1
+            bar.update()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+        if own_client is not None:
+            own_client.close()
+        if own_cache:
+            db.close()
+    for record in report.records:
+        if record.status == "failed":
+            report.failed += 1
+            kind = (record.error or "").split(":")[0]
+            report.errors[kind] = report.errors.get(kind, 0) + 1
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def iter_ok(records: Sequence[Record]) -> Iterator[Record]:
+    return (r for r in records if r.status == "ok")
