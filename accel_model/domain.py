@@ -8,7 +8,7 @@ validate too, with a ``ValueError`` that names the field and the allowed values.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 DATAFLOWS = ("WS", "OS", "RS")
@@ -36,6 +36,9 @@ def _check_keys(cls: type, data: Any) -> dict:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; allowed: {sorted(known)}")
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in data]
+    if missing:
+        raise ValueError(f"{cls.__name__}: missing field(s) {missing}")
     return data
 
 

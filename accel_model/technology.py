@@ -64,15 +64,20 @@ def rf_energy_pj(word_bits: int, capacity_bytes: int) -> float:
     return mac_energy_pj(RF_REFERENCE_BITS) * (word_bits / RF_REFERENCE_BITS) * scale
 
 
-def rf_split_bytes(rf_bytes: int) -> dict[str, int]:
-    """Split of a PE's register file between operands: weights half, inputs and psums a quarter each
-    (Eyeriss gives weights the largest scratchpad)."""
-    return {"W": rf_bytes // 2, "I": rf_bytes // 4, "O": rf_bytes // 4}
+def rf_split_bits(rf_bytes: int, bits: int) -> dict[str, int]:
+    """Split of a PE's register file between operands, in bits: weights half, inputs and partial sums a
+    quarter each (Eyeriss gives weights the largest scratchpad), and at least one word each."""
+    return {
+        "W": max(rf_bytes * 8 // 2, bits),
+        "I": max(rf_bytes * 8 // 4, bits),
+        "O": max(rf_bytes * 8 // 4, psum_bits(bits)),
+    }
 
 
 def pe_array_area_mm2(accel: Accelerator) -> float:
     """MACs + register files of all PEs, in mm^2."""
-    per_pe_um2 = mac_area_um2(accel.bits) + accel.rf_bytes * 8 * RF_UM2_PER_BIT
+    rf_bits = sum(rf_split_bits(accel.rf_bytes, accel.bits).values())
+    per_pe_um2 = mac_area_um2(accel.bits) + rf_bits * RF_UM2_PER_BIT
     return accel.num_pes * per_pe_um2 * 1e-6
 
 

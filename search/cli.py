@@ -10,6 +10,7 @@ import click
 
 from nas.data import DATA_ENV, load_dataset, split_validation
 from nas.space import SearchSpace
+from search import cli_accel
 from search.cli_util import InputError, bad_input_is_exit_2, parse_arch
 
 DATA_DIR_OPTION = click.option(
@@ -187,6 +188,8 @@ def data_info(data_dir):
         click.echo(f"  {name:<5} {len(y):>6} images, per class {min(counts)}..{max(counts)}")
     click.echo(f"  mean {[round(m, 4) for m in splits.mean]}, std {[round(s, 4) for s in splits.std]}")
 
+
+cli_accel.register(main)
 
 if __name__ == "__main__":
     main()

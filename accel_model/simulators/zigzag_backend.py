@@ -25,7 +25,7 @@ from accel_model.technology import (
     mac_energy_pj,
     psum_bits,
     rf_energy_pj,
-    rf_split_bytes,
+    rf_split_bits,
 )
 
 # Per dataflow, the layer dims unrolled over D1 (PE rows) and D2 (PE columns), in priority order; each
@@ -109,13 +109,13 @@ def _port(name: str, kind: str, bits: int, allocation: list[str]) -> dict[str, A
     }
 
 
-def _register_file(operand: str, size_bytes: int, word_bits: int) -> dict[str, Any]:
+def _register_file(operand: str, size_bits: int, word_bits: int) -> dict[str, Any]:
     reads, writes = [f"{operand}, tl"], [f"{operand}, fh"]
     if operand == "O":  # partial sums are read and written in both directions
         reads, writes = reads + ["O, th"], writes + ["O, fl"]
-    energy = rf_energy_pj(word_bits, size_bytes)
+    energy = rf_energy_pj(word_bits, size_bits // 8)
     return {
-        "size": max(size_bytes, 1) * 8, "r_cost": energy, "w_cost": energy, "area": 0.0, "latency": 1,
+        "size": size_bits, "r_cost": energy, "w_cost": energy, "area": 0.0, "latency": 1,
         "operands": [operand],
         "ports": [_port("r_port_1", "read", word_bits, reads), _port("w_port_1", "write", word_bits, writes)],
         "served_dimensions": [],
@@ -124,7 +124,7 @@ def _register_file(operand: str, size_bytes: int, word_bits: int) -> dict[str, A
 
 def zigzag_hardware(accel: Accelerator) -> dict[str, Any]:
     """The accelerator as ZigZag's hardware description (what its YAML files hold)."""
-    split, psum = rf_split_bytes(accel.rf_bytes), psum_bits(accel.bits)
+    split, psum = rf_split_bits(accel.rf_bytes, accel.bits), psum_bits(accel.bits)
     glb = sram_cost(accel.glb_kib * 1024, GLB_PORT_BITS)
     all_operands = ["I1", "I2", "O"]
     dram_allocation = [f"{op}, {d}" for op in all_operands for d in ("fh", "tl")] + ["O, fl", "O, th"]

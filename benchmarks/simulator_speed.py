@@ -1,0 +1,141 @@
+"""ZigZag simulator speed: seconds per evaluation for mapper settings (thorough vs cheaper), how much
+the cheaper ones change the result, and sweep throughput with 1 and 2 workers.
+
+    .venv/bin/python benchmarks/simulator_speed.py [--pairs 16] [--sweep-pairs 24] [--out FILE]
+
+The thorough setting is LOMA with lpf_limit 6 (ZigZag's own default); the recommended setting is the
+cheapest whose worst-case latency and energy differ from it by at most 1%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from accel_model.dataset import common_layers, sample_pairs, unique_pool
+from accel_model.simulators import make_simulator
+from accel_model.simulators.zigzag_backend import _parsed_accelerator
+from accel_model.space import DesignSpace
+from accel_model.sweep import sweep
+from nas.model import candidate_layer_shapes
+from nas.space import SearchSpace
+
+THOROUGH = {"lpf_limit": 6}
+CANDIDATES = [{"lpf_limit": 2}, {"lpf_limit": 3}, {"lpf_limit": 4}, {"lpf_limit": 5}]
+
+
+def pairs(n: int, seed: int):
+    pool = unique_pool(
+        [("search_space", s) for s in candidate_layer_shapes(SearchSpace(), 28)] + common_layers()
+    )
+    return [(layer, accel) for _, layer, accel in sample_pairs(pool, n, seed, DesignSpace())]
+
+
+def time_setting(settings: dict, work) -> tuple[list[float], list]:
+    """Seconds and cost per pair (cost None where the simulator failed)."""
+    sim = make_simulator("zigzag", **settings)
+    times, costs = [], []
+    for layer, accel in work:
+        start = time.perf_counter()
+        try:
+            costs.append(sim.simulate(layer, accel))
+        except Exception as exc:  # noqa: BLE001 - reported, left out of the comparison
+            print(f"failed {settings} {layer} {accel}: {type(exc).__name__}")
+            costs.append(None)
+        times.append(time.perf_counter() - start)
+    return times, costs
+
+
+def rel_diff(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=16)
+    parser.add_argument("--sweep-pairs", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--out", default="benchmarks/out/simulator_speed.json")
+    args = parser.parse_args()
+    work = pairs(args.pairs, args.seed)
+    for _, accel in work:  # parse every accelerator once, outside the timings (it is cached in use too)
+        _parsed_accelerator(accel)
+    ref_times, ref_costs = time_setting(THOROUGH, work)
+    rows = [
+        {
+            "settings": THOROUGH,
+            "s_per_eval": statistics.mean(ref_times),
+            "max_latency_diff": 0.0,
+            "max_energy_diff": 0.0,
+            "mean_latency_diff": 0.0,
+            "mean_energy_diff": 0.0,
+        }
+    ]
+    for settings in CANDIDATES:
+        times, costs = time_setting(settings, work)
+        both = [(c, r) for c, r in zip(costs, ref_costs, strict=True) if c is not None and r is not None]
+        lat = [rel_diff(c.latency_cycles, r.latency_cycles) for c, r in both]
+        energy = [rel_diff(c.energy_pj, r.energy_pj) for c, r in both]
+        rows.append(
+            {
+                "settings": settings,
+                "s_per_eval": statistics.mean(times),
+                "max_latency_diff": max(lat),
+                "max_energy_diff": max(energy),
+                "mean_latency_diff": statistics.mean(lat),
+                "mean_energy_diff": statistics.mean(energy),
+            }
+        )
+    within = [r for r in rows if max(r["max_latency_diff"], r["max_energy_diff"]) <= 0.01]
+    chosen = min(within, key=lambda r: r["s_per_eval"])
+    print(f"{len(work)} sampled (layer, accelerator) pairs; thorough = {THOROUGH}")
+    header = ("settings", "s/eval", "speed-up", "max dLat", "max dE", "mean dLat", "mean dE")
+    print(f"{header[0]:<18} " + " ".join(f"{h:>9}" for h in header[1:]))
+    for r in rows:
+        print(
+            f"{json.dumps(r['settings']):<18} {r['s_per_eval']:>9.3f} "
+            f"{rows[0]['s_per_eval'] / r['s_per_eval']:>8.2f}x {r['max_latency_diff']:>9.2%} "
+            f"{r['max_energy_diff']:>9.2%} {r['mean_latency_diff']:>9.2%} {r['mean_energy_diff']:>9.2%}"
+        )
+    print(f"cheapest within 1% of thorough: {chosen['settings']}")
+
+    sweep_work = pairs(args.sweep_pairs, args.seed + 1)
+    throughput = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            report = sweep(
+                sweep_work,
+                "zigzag",
+                chosen["settings"],
+                Path(tmp) / "c.sqlite",
+                workers=workers,
+                progress=False,
+            )
+        throughput[workers] = len(sweep_work) / report.seconds
+        print(f"sweep of {len(sweep_work)} pairs, {workers} worker(s): {throughput[workers]:.2f} samples/s")
+    print(f"2 workers vs 1: {throughput[2] / throughput[1]:.2f}x")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "pairs": len(work),
+                "rows": rows,
+                "chosen": chosen["settings"],
+                "sweep_samples_per_s": throughput,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
