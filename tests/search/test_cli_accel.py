@@ -53,8 +53,8 @@ def run(*args):
 
 
 def test_simulate_json(tmp_path):
-    result = run("simulate", "--layers", write(tmp_path, "l.json", LAYERS), "--hw", write(tmp_path, "h.json", HW),
-                 "--lpf-limit", 2, "--json")  # fmt: skip
+    layers, hw = write(tmp_path, "l.json", LAYERS), write(tmp_path, "h.json", HW)
+    result = run("simulate", "--layers", layers, "--hw", hw, "--lpf-limit", 2, "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert len(out["layers"]) == 2
