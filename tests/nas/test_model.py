@@ -122,3 +122,13 @@ def test_skip_layer_has_no_convs():
     skipped = build_child(SPACE, arch_with("skip")).layer_shapes(28)
     n_skips = sum(op == "skip" for op in arch_with("skip").ops)
     assert n_skips > 0 and len(skipped) == len(base) - 3 * n_skips
+
+
+def test_candidate_layer_shapes_cover_every_child():
+    from nas.model import candidate_layer_shapes
+
+    pool = set(candidate_layer_shapes(SPACE, 28))
+    rng = random.Random(3)
+    for _ in range(5):
+        arch = Arch(tuple(rng.choice(slot.allowed_ops) for slot in SPACE.slots()))
+        assert set(build_child(SPACE, arch).layer_shapes(28)) <= pool
