@@ -3,8 +3,10 @@ the cheaper ones change the result, and sweep throughput with 1 and 2 workers.
 
     .venv/bin/python benchmarks/simulator_speed.py [--pairs 16] [--sweep-pairs 24] [--out FILE]
 
-The thorough setting is LOMA with lpf_limit 6 (ZigZag's own default); the recommended setting is the
-cheapest whose worst-case latency and energy differ from it by at most 1%.
+The thorough setting is LOMA with lpf_limit 6 (ZigZag's own default). Two choices are printed: the
+cheapest whose worst-case latency and energy differ from it by at most 1% ("strict"), and the cheapest
+whose median differences are at most 1% ("typical"). LOMA is not monotone in lpf_limit (a larger limit
+explores other factorizations, not a superset), so some pairs differ in either direction.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from nas.model import candidate_layer_shapes
 from nas.space import SearchSpace
 
 THOROUGH = {"lpf_limit": 6}
+DEFAULT = make_simulator("zigzag").settings()
 CANDIDATES = [{"lpf_limit": 2}, {"lpf_limit": 3}, {"lpf_limit": 4}, {"lpf_limit": 5}]
 
 
@@ -50,6 +53,15 @@ def time_setting(settings: dict, work) -> tuple[list[float], list]:
     return times, costs
 
 
+def summary(diffs: list[float]) -> dict[str, float]:
+    return {"max": max(diffs), "mean": statistics.mean(diffs), "median": statistics.median(diffs)}
+
+
+def cheapest_within(rows: list[dict], stat: str, tolerance: float = 0.01) -> dict:
+    ok = [r for r in rows if max(r["latency_diff"][stat], r["energy_diff"][stat]) <= tolerance]
+    return min(ok, key=lambda r: r["s_per_eval"])
+
+
 def rel_diff(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-12)
 
@@ -67,43 +79,29 @@ def main() -> None:
     for _, accel in work:  # parse every accelerator once, outside the timings (it is cached in use too)
         _parsed_accelerator(accel)
     ref_times, ref_costs = time_setting(THOROUGH, work)
-    rows = [
-        {
-            "settings": THOROUGH,
-            "s_per_eval": statistics.mean(ref_times),
-            "max_latency_diff": 0.0,
-            "max_energy_diff": 0.0,
-            "mean_latency_diff": 0.0,
-            "mean_energy_diff": 0.0,
-        }
-    ]
+    zero = dict.fromkeys(("max", "mean", "median"), 0.0)
+    rows = [{"settings": THOROUGH, "s_per_eval": statistics.mean(ref_times), "latency_diff": zero,
+             "energy_diff": zero}]  # fmt: skip
     for settings in CANDIDATES:
         times, costs = time_setting(settings, work)
         both = [(c, r) for c, r in zip(costs, ref_costs, strict=True) if c is not None and r is not None]
         lat = [rel_diff(c.latency_cycles, r.latency_cycles) for c, r in both]
         energy = [rel_diff(c.energy_pj, r.energy_pj) for c, r in both]
-        rows.append(
-            {
-                "settings": settings,
-                "s_per_eval": statistics.mean(times),
-                "max_latency_diff": max(lat),
-                "max_energy_diff": max(energy),
-                "mean_latency_diff": statistics.mean(lat),
-                "mean_energy_diff": statistics.mean(energy),
-            }
-        )
-    within = [r for r in rows if max(r["max_latency_diff"], r["max_energy_diff"]) <= 0.01]
-    chosen = min(within, key=lambda r: r["s_per_eval"])
-    print(f"{len(work)} sampled (layer, accelerator) pairs; thorough = {THOROUGH}")
-    header = ("settings", "s/eval", "speed-up", "max dLat", "max dE", "mean dLat", "mean dE")
-    print(f"{header[0]:<18} " + " ".join(f"{h:>9}" for h in header[1:]))
+        rows.append({"settings": settings, "s_per_eval": statistics.mean(times), "latency_diff": summary(lat),
+                     "energy_diff": summary(energy)})  # fmt: skip
+    strict = cheapest_within(rows, "max")
+    typical = cheapest_within(rows, "median")
+    print(f"{len(work)} sampled (layer, accelerator) pairs; thorough = {THOROUGH}; relative differences:")
+    print(f"{'settings':<18} {'s/eval':>7} {'speed-up':>8}  latency max/mean/median   energy max/mean/median")
     for r in rows:
-        print(
-            f"{json.dumps(r['settings']):<18} {r['s_per_eval']:>9.3f} "
-            f"{rows[0]['s_per_eval'] / r['s_per_eval']:>8.2f}x {r['max_latency_diff']:>9.2%} "
-            f"{r['max_energy_diff']:>9.2%} {r['mean_latency_diff']:>9.2%} {r['mean_energy_diff']:>9.2%}"
-        )
-    print(f"cheapest within 1% of thorough: {chosen['settings']}")
+        lat, en = r["latency_diff"], r["energy_diff"]
+        speedup = rows[0]["s_per_eval"] / r["s_per_eval"]
+        print(f"{json.dumps(r['settings']):<18} {r['s_per_eval']:>7.3f} {speedup:>7.1f}x"
+              f"  {lat['max']:>7.1%} {lat['mean']:>6.1%} {lat['median']:>6.1%}"
+              f"   {en['max']:>7.1%} {en['mean']:>6.1%} {en['median']:>6.1%}")  # fmt: skip
+    print(
+        f"cheapest within 1% worst case: {strict['settings']}; within 1% at the median: {typical['settings']}"
+    )
 
     sweep_work = pairs(args.sweep_pairs, args.seed + 1)
     throughput = {}
@@ -112,13 +110,16 @@ def main() -> None:
             report = sweep(
                 sweep_work,
                 "zigzag",
-                chosen["settings"],
+                {},
                 Path(tmp) / "c.sqlite",
                 workers=workers,
                 progress=False,
             )
         throughput[workers] = len(sweep_work) / report.seconds
-        print(f"sweep of {len(sweep_work)} pairs, {workers} worker(s): {throughput[workers]:.2f} samples/s")
+        print(
+            f"sweep of {len(sweep_work)} pairs at the default settings, {workers} worker(s): "
+            f"{throughput[workers]:.2f} samples/s"
+        )
     print(f"2 workers vs 1: {throughput[2] / throughput[1]:.2f}x")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,9 @@ def main() -> None:
             {
                 "pairs": len(work),
                 "rows": rows,
-                "chosen": chosen["settings"],
+                "strict": strict["settings"],
+                "typical": typical["settings"],
+                "default": DEFAULT,
                 "sweep_samples_per_s": throughput,
             },
             indent=1,
