@@ -11,7 +11,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -210,7 +210,3 @@ def sweep(
             report.errors[kind] = report.errors.get(kind, 0) + 1
     report.seconds = time.perf_counter() - start
     return report
-
-
-def iter_ok(records: Sequence[Record]) -> Iterator[Record]:
-    return (r for r in records if r.status == "ok")

@@ -77,7 +77,8 @@ def register(main: click.Group) -> None:
     @click.option("--hw", "hw_path", required=True, help="Accelerator JSON (DESIGN.md format).")
     @click.option("--backend", default="zigzag", show_default=True, help="Simulator backend.")
     @click.option("--lpf-limit", type=click.IntRange(1, 12), default=None, help="ZigZag LOMA lpf_limit.")
-    @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+    @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                  help="Processes simulating layers in parallel.")  # fmt: skip
     @click.option(
         "--cache",
         type=click.Path(dir_okay=False),
@@ -125,9 +126,17 @@ def register(main: click.Group) -> None:
         """The simulator dataset the evaluator network learns from."""
 
     @dataset.command("build")
-    @click.option("--samples", type=click.IntRange(min=1), default=20000, show_default=True)
-    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option(
+        "--samples",
+        type=click.IntRange(min=1),
+        default=20000,
+        show_default=True,
+        help="(layer, accelerator) pairs; a larger N extends a smaller one with the same seed.",
+    )
+    @click.option(
+        "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Local processes."
+    )
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pair sampling.")
     @click.option(
         "--out",
         type=click.Path(dir_okay=False),
