@@ -8,6 +8,7 @@ process dies is recorded as 'failed' with its error and the sweep goes on.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import signal
 import threading
 import time
@@ -96,7 +97,9 @@ def _to_record(layer: LayerShape, accel: Accelerator, result: dict) -> Record:
 
 class _LocalPool:
     def __init__(self, workers: int):
-        self.pool = ProcessPoolExecutor(max_workers=workers)
+        # spawn, not fork: the parent may hold torch/OpenMP threads, which a forked child can inherit
+        # in a locked state.
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, *args):
         return self.pool.submit(simulate_task, *args)
