@@ -35,43 +35,35 @@ class _Tracker:
     def linear(self, c_in: int, c_out: int) -> None:
         self.layers.append(LayerShape(c_in, c_out, 1, 1, 1, (1, 1), self.batch))
 
+    def basic_blocks(self, c_in: int, stages: tuple[tuple[int, int], ...], blocks: int) -> int:
+        """ResNet basic blocks (two 3x3 convs, 1x1 projection shortcut when the shape changes) for
+        ``stages`` of (channels, first stride); returns the output channels."""
+        for c_out, stride in stages:
+            for block in range(blocks):
+                s = stride if block == 0 else 1
+                block_in_hw = self.hw
+                self.conv(c_in, c_out, 3, s)
+                self.conv(c_out, c_out, 3, 1)
+                if s != 1 or c_in != c_out:  # the shortcut reads the block's input
+                    self.layers.append(LayerShape(c_in, c_out, 1, s, 1, block_in_hw, self.batch))
+                c_in = c_out
+        return c_in
+
 
 @register_network("resnet18")
-def resnet18(
-    hw: int = 224, batch: int = 1, in_channels: int = 3, num_classes: int = 1000
-) -> list[LayerShape]:
+def resnet18(hw: int = 224, batch: int = 1, in_channels: int = 3, num_classes: int = 1000):
     t = _Tracker(hw, batch)
     t.conv(in_channels, 64, 7, 2)
     t.hw = ((t.hw[0] - 1) // 2 + 1, (t.hw[1] - 1) // 2 + 1)  # 3x3/2 max pool
-    c_in = 64
-    for c_out, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        for block in range(2):
-            s = stride if block == 0 else 1
-            block_in_hw = t.hw
-            t.conv(c_in, c_out, 3, s)
-            t.conv(c_out, c_out, 3, 1)
-            if s != 1 or c_in != c_out:  # 1x1 projection shortcut, on the block's input
-                t.layers.append(LayerShape(c_in, c_out, 1, s, 1, block_in_hw, batch))
-            c_in = c_out
-    t.linear(512, num_classes)
+    t.linear(t.basic_blocks(64, ((64, 1), (128, 2), (256, 2), (512, 2)), blocks=2), num_classes)
     return t.layers
 
 
 @register_network("resnet20")
-def resnet20(hw: int = 32, batch: int = 1, in_channels: int = 3, num_classes: int = 10) -> list[LayerShape]:
+def resnet20(hw: int = 32, batch: int = 1, in_channels: int = 3, num_classes: int = 10):
     t = _Tracker(hw, batch)
     t.conv(in_channels, 16, 3)
-    c_in = 16
-    for c_out, stride in ((16, 1), (32, 2), (64, 2)):
-        for block in range(3):
-            s = stride if block == 0 else 1
-            block_in_hw = t.hw
-            t.conv(c_in, c_out, 3, s)
-            t.conv(c_out, c_out, 3, 1)
-            if s != 1 or c_in != c_out:
-                t.layers.append(LayerShape(c_in, c_out, 1, s, 1, block_in_hw, batch))
-            c_in = c_out
-    t.linear(64, num_classes)
+    t.linear(t.basic_blocks(16, ((16, 1), (32, 2), (64, 2)), blocks=3), num_classes)
     return t.layers
 
 
