@@ -126,31 +126,27 @@ def build_dataset(
     space: DesignSpace | None = None,
     command: str = "",
     progress: bool = True,
+    checkpoint_every: int = 1000,
 ) -> dict[str, Any]:
-    """Simulate ``samples`` sampled pairs and write ``out`` (.csv.gz) and ``out``.provenance.json."""
+    """Simulate ``samples`` sampled pairs and write ``out`` (.csv.gz) and its .provenance.json.
+
+    Every ``checkpoint_every`` results the table is rewritten with the rows done so far (marked
+    ``"complete": false`` in the provenance), so a long build leaves usable partial files."""
+    from accel_model.simulators import make_simulator
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     space = space or DesignSpace()
     pool = unique_pool([("search_space", layer) for layer in search_space_layers] + common_layers())
     pairs = sample_pairs(pool, samples, seed, space)
-    start = time.time()
-    todo = [(layer, accel) for _, layer, accel in pairs]
-    report = sweep(todo, "zigzag", settings, cache, workers, scheduler, progress=progress)
-    rows = [record_row(source, rec) for (source, _, _), rec in zip(pairs, report.records, strict=True)]
-    write_table(out, rows)
-    from accel_model.simulators import make_simulator
-
     sim = make_simulator("zigzag", **(settings or {}))
-    provenance = {
-        "rows": len(rows),
-        "ok": sum(r["status"] == "ok" for r in rows),
-        "failed": report.failed,
-        "failure_kinds": report.errors,
+    start, done = time.time(), {}
+    meta = {
         "layer_pool": {
             "unique_layers": len(pool),
             "search_space": sum(s == "search_space" for s, _ in pool),
             "common_networks": [f"{n}@{hw}px" for n, hw in COMMON_NETWORKS],
-        },  # fmt: skip
+        },
         "backend": sim.name,
         "backend_version": sim.version,
         "settings": sim.settings(),
@@ -158,10 +154,34 @@ def build_dataset(
         "seed": seed,
         "samples": samples,
         "rebuild": command or f"coexplore dataset build --samples {samples} --seed {seed} --out {out}",
-        "wall_seconds_this_run": round(time.time() - start, 1),
-        "simulated_this_run": report.simulated,
         "python": platform.python_version(),
     }
-    prov_path = out.with_name(out.name.removesuffix(".gz").removesuffix(".csv") + ".provenance.json")
-    prov_path.write_text(json.dumps(provenance, indent=1) + "\n")
-    return provenance
+
+    def save(complete: bool) -> dict[str, Any]:
+        rows = [record_row(pairs[i][0], done[i]) for i in sorted(done)]
+        write_table(out, rows)
+        failed = [r["error"].split(":")[0] for r in rows if r["status"] == "failed"]
+        provenance = {
+            "complete": complete,
+            "rows": len(rows),
+            "ok": len(rows) - len(failed),
+            "failed": len(failed),
+            "failure_kinds": {kind: failed.count(kind) for kind in sorted(set(failed))},
+            **meta,
+            "wall_seconds_this_run": round(time.time() - start, 1),
+        }
+        prov_path = out.with_name(out.name.removesuffix(".gz").removesuffix(".csv") + ".provenance.json")
+        prov_path.write_text(json.dumps(provenance, indent=1) + "\n")
+        return provenance
+
+    def on_result(i: int, record: Record) -> None:
+        done[i] = record
+        if checkpoint_every and len(done) % checkpoint_every == 0 and len(done) < samples:
+            save(complete=False)
+
+    todo = [(layer, accel) for _, layer, accel in pairs]
+    report = sweep(
+        todo, "zigzag", settings, cache, workers, scheduler, progress=progress, on_result=on_result
+    )
+    done = dict(enumerate(report.records))
+    return save(complete=True) | {"simulated_this_run": report.simulated}

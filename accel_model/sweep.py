@@ -168,6 +168,8 @@ def sweep(
         if hit is not None and (hit.status == "ok" or not retry_failed):
             report.records[i] = hit
             report.from_cache += 1
+            if on_result:
+                on_result(i, hit)
         else:
             todo.setdefault(key, []).append(i)
     bar = tqdm(total=len(todo), desc=f"simulate ({backend})", disable=not progress or not todo, unit="sim")

@@ -52,3 +52,17 @@ def test_table_roundtrip(tmp_path):
     with pytest.raises(ValueError, match="not a readable dataset table"):
         (tmp_path / "bad.csv.gz").write_bytes(b"nope")
         read_table(tmp_path / "bad.csv.gz")
+
+
+def test_build_dataset_checkpoints_partial_tables(tmp_path):
+    import json
+
+    from accel_model.dataset import build_dataset
+
+    out = tmp_path / "d.csv.gz"
+    layers = [LayerShape(4, 8, 3, 1, 1, (6, 6)), LayerShape(8, 8, 1, 1, 1, (6, 6))]
+    prov = build_dataset(out, layers, 3, workers=1, settings={"lpf_limit": 2}, cache=tmp_path / "c.sqlite",
+                         progress=False, checkpoint_every=1)  # fmt: skip
+    assert prov["complete"] and prov["rows"] == 3 and prov["simulated_this_run"] >= 1
+    assert len(read_table(out)) == 3
+    assert json.loads((tmp_path / "d.provenance.json").read_text())["complete"] is True

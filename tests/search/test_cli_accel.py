@@ -100,7 +100,8 @@ def test_dataset_build_small_and_resume(tmp_path):
         lines = fh.read().splitlines()
     assert len(lines) == 4 and lines[0].startswith("source,in_channels")
     prov = json.loads((tmp_path / "d.provenance.json").read_text())
-    assert prov["rows"] == 3 and prov["backend"] == "zigzag" and prov["settings"]["lpf_limit"] == 2
+    assert prov["rows"] == 3 and prov["complete"] and prov["backend"] == "zigzag"
+    assert prov["settings"]["lpf_limit"] == 2
     assert "coexplore dataset build --samples 3" in prov["rebuild"]
     second = run(*args)
     assert second.exit_code == 0 and "0 simulated in this run" in second.output
