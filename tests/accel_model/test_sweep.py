@@ -44,8 +44,11 @@ def test_dask_local_cluster_equals_process_pool(tmp_path):
     ) as cl:
         with distributed.Client(cl) as client:
             remote = sweep(PAIRS, "zigzag", FAST, tmp_path / "b.sqlite", client=client, progress=False)
-    assert remote.simulated == 3 and remote.failed == 0
+        by_address = sweep(PAIRS, "zigzag", FAST, tmp_path / "c.sqlite", scheduler=cl.scheduler_address,
+                           progress=False)  # fmt: skip
+    assert remote.simulated == 3 and remote.failed == 0 and by_address.simulated == 3
     assert [r.cost for r in remote.records] == [r.cost for r in local.records]
+    assert [r.cost for r in by_address.records] == [r.cost for r in local.records]
 
 
 def test_corrupt_cache_file_is_a_clear_error(tmp_path):
