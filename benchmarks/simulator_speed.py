@@ -66,16 +66,8 @@ def rel_diff(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--pairs", type=int, default=16)
-    parser.add_argument("--sweep-pairs", type=int, default=24)
-    parser.add_argument("--seed", type=int, default=123)
-    parser.add_argument("--out", default="benchmarks/out/simulator_speed.json")
-    args = parser.parse_args()
-    work = pairs(args.pairs, args.seed)
+def compare_settings(work) -> dict:
+    """Time every setting on ``work`` and compare its costs with the thorough setting's."""
     for _, accel in work:  # parse every accelerator once, outside the timings (it is cached in use too)
         _parsed_accelerator(accel)
     ref_times, ref_costs = time_setting(THOROUGH, work)
@@ -89,8 +81,7 @@ def main() -> None:
         energy = [rel_diff(c.energy_pj, r.energy_pj) for c, r in both]
         rows.append({"settings": settings, "s_per_eval": statistics.mean(times), "latency_diff": summary(lat),
                      "energy_diff": summary(energy)})  # fmt: skip
-    strict = cheapest_within(rows, "max")
-    typical = cheapest_within(rows, "median")
+    strict, typical = cheapest_within(rows, "max"), cheapest_within(rows, "median")
     print(f"{len(work)} sampled (layer, accelerator) pairs; thorough = {THOROUGH}; relative differences:")
     print(f"{'settings':<18} {'s/eval':>7} {'speed-up':>8}  latency max/mean/median   energy max/mean/median")
     for r in rows:
@@ -99,44 +90,43 @@ def main() -> None:
         print(f"{json.dumps(r['settings']):<18} {r['s_per_eval']:>7.3f} {speedup:>7.1f}x"
               f"  {lat['max']:>7.1%} {lat['mean']:>6.1%} {lat['median']:>6.1%}"
               f"   {en['max']:>7.1%} {en['mean']:>6.1%} {en['median']:>6.1%}")  # fmt: skip
-    print(
-        f"cheapest within 1% worst case: {strict['settings']}; within 1% at the median: {typical['settings']}"
-    )
+    print(f"cheapest within 1% worst case: {strict['settings']}; at the median: {typical['settings']}")
+    return {"pairs": len(work), "rows": rows, "strict": strict["settings"], "typical": typical["settings"]}
 
-    sweep_work = pairs(args.sweep_pairs, args.seed + 1)
+
+def sweep_throughput(work) -> dict:
+    """Samples/s of a cache-less sweep at the default settings with 1 and 2 local workers."""
     throughput = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
-            report = sweep(
-                sweep_work,
-                "zigzag",
-                {},
-                Path(tmp) / "c.sqlite",
-                workers=workers,
-                progress=False,
-            )
-        throughput[workers] = len(sweep_work) / report.seconds
+            report = sweep(work, "zigzag", {}, Path(tmp) / "c.sqlite", workers=workers, progress=False)
+        throughput[workers] = len(work) / report.seconds
         print(
-            f"sweep of {len(sweep_work)} pairs at the default settings, {workers} worker(s): "
-            f"{throughput[workers]:.2f} samples/s"
+            f"sweep of {len(work)} pairs at {DEFAULT}, {workers} worker(s): {throughput[workers]:.2f} samples/s"
         )
     print(f"2 workers vs 1: {throughput[2] / throughput[1]:.2f}x")
+    return {"sweep_pairs": len(work), "default": DEFAULT, "sweep_samples_per_s": throughput}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=16, help="pairs for the settings comparison")
+    parser.add_argument("--sweep-pairs", type=int, default=24, help="pairs for the sweep throughput")
+    parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--sections", default="settings,sweep", help="comma list of: settings, sweep")
+    parser.add_argument("--out", default="benchmarks/out/simulator_speed.json")
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "pairs": len(work),
-                "rows": rows,
-                "strict": strict["settings"],
-                "typical": typical["settings"],
-                "default": DEFAULT,
-                "sweep_samples_per_s": throughput,
-            },
-            indent=1,
-        )
-        + "\n"
-    )
+    report = json.loads(out.read_text()) if out.is_file() else {}
+    if "settings" in sections:
+        report["settings"] = compare_settings(pairs(args.pairs, args.seed))
+    if "sweep" in sections:
+        report["sweep"] = sweep_throughput(pairs(args.sweep_pairs, args.seed + 1))
+    out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"wrote {out}")
 
 
