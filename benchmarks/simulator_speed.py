@@ -101,9 +101,7 @@ def sweep_throughput(work) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             report = sweep(work, "zigzag", {}, Path(tmp) / "c.sqlite", workers=workers, progress=False)
         throughput[workers] = len(work) / report.seconds
-        print(
-            f"sweep of {len(work)} pairs at {DEFAULT}, {workers} worker(s): {throughput[workers]:.2f} samples/s"
-        )
+        print(f"sweep of {len(work)} pairs, {workers} worker(s): {throughput[workers]:.2f} samples/s")
     print(f"2 workers vs 1: {throughput[2] / throughput[1]:.2f}x")
     return {"sweep_pairs": len(work), "default": DEFAULT, "sweep_samples_per_s": throughput}
 
