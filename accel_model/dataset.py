@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from accel_model.cache import Record
-from accel_model.domain import Accelerator, LayerShape
+from accel_model.cache import Record, SimulationCache, cache_key
+from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.networks import network_layers
+from accel_model.paths import default_cache_path
 from accel_model.space import DesignSpace
 from accel_model.sweep import sweep
 
@@ -114,6 +115,37 @@ def read_table(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
+def provenance_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".gz").removesuffix(".csv") + ".provenance.json")
+
+
+def import_table(out: Path, sim, cache: SimulationCache) -> int:
+    """Load the rows of an existing table made with the same backend version and settings into the
+    cache, so a build on another machine continues it instead of simulating them again."""
+    try:
+        prov = json.loads(provenance_path(out).read_text())
+        rows = read_table(out)
+    except (OSError, ValueError):
+        return 0
+    if (prov.get("backend_version"), prov.get("settings")) != (sim.version, sim.settings()):
+        return 0
+    imported = 0
+    for row in rows:
+        layer, accel = row_to_pair(row)
+        key = cache_key(layer, accel, sim.name, sim.version, sim.settings())
+        if cache.get(key) is None:
+            cost = None
+            if row["status"] == "ok":
+                cost = Cost(float(row["latency_cycles"]), float(row["energy_pj"]), float(row["area_mm2"]),
+                            accel.clock_mhz)  # fmt: skip
+            record = Record(
+                layer, accel, row["status"], cost, row["error"] or None, float(row["sim_seconds"])
+            )
+            cache.put(key, sim.name, sim.version, sim.settings(), record)
+            imported += 1
+    return imported
+
+
 def build_dataset(
     out: str | Path,
     search_space_layers: Sequence[LayerShape],
@@ -170,8 +202,7 @@ def build_dataset(
             **meta,
             "wall_seconds_this_run": round(time.time() - start, 1),
         }
-        prov_path = out.with_name(out.name.removesuffix(".gz").removesuffix(".csv") + ".provenance.json")
-        prov_path.write_text(json.dumps(provenance, indent=1) + "\n")
+        provenance_path(out).write_text(json.dumps(provenance, indent=1) + "\n")
         return provenance
 
     def on_result(i: int, record: Record) -> None:
@@ -179,9 +210,15 @@ def build_dataset(
         if checkpoint_every and len(done) % checkpoint_every == 0 and len(done) < samples:
             save(complete=False)
 
-    todo = [(layer, accel) for _, layer, accel in pairs]
-    report = sweep(
-        todo, "zigzag", settings, cache, workers, scheduler, progress=progress, on_result=on_result
-    )
+    db = cache if isinstance(cache, SimulationCache) else SimulationCache(cache or default_cache_path())
+    try:
+        imported = import_table(out, sim, db)
+        todo = [(layer, accel) for _, layer, accel in pairs]
+        report = sweep(
+            todo, "zigzag", settings, db, workers, scheduler, progress=progress, on_result=on_result
+        )
+    finally:
+        if db is not cache:
+            db.close()
     done = dict(enumerate(report.records))
-    return save(complete=True) | {"simulated_this_run": report.simulated}
+    return save(complete=True) | {"simulated_this_run": report.simulated, "imported_rows": imported}

@@ -66,3 +66,20 @@ def test_build_dataset_checkpoints_partial_tables(tmp_path):
     assert prov["complete"] and prov["rows"] == 3 and prov["simulated_this_run"] >= 1
     assert len(read_table(out)) == 3
     assert json.loads((tmp_path / "d.provenance.json").read_text())["complete"] is True
+
+
+def test_build_continues_from_the_committed_table_without_its_cache(tmp_path):
+    from accel_model.dataset import build_dataset
+
+    out = tmp_path / "d.csv.gz"
+    layers = [LayerShape(4, 8, 3, 1, 1, (6, 6)), LayerShape(8, 8, 1, 1, 1, (6, 6))]
+    first = build_dataset(out, layers, 2, settings={"lpf_limit": 2}, cache=tmp_path / "a.sqlite", workers=1,
+                          progress=False)  # fmt: skip
+    assert first["simulated_this_run"] == 2
+    # another machine: a fresh cache, the committed table only; a larger N extends it
+    more = build_dataset(out, layers, 3, settings={"lpf_limit": 2}, cache=tmp_path / "b.sqlite", workers=1,
+                         progress=False)  # fmt: skip
+    assert more["imported_rows"] == 2 and more["simulated_this_run"] == 1 and more["rows"] == 3
+    other = build_dataset(out, layers, 3, settings={"lpf_limit": 3}, cache=tmp_path / "c.sqlite", workers=1,
+                          progress=False)  # fmt: skip
+    assert other["imported_rows"] == 0  # other settings never mix
