@@ -182,8 +182,10 @@ def sweep(
         for future in pool.as_completed(list(futures)) if todo else ():
             key = futures[future]
             layer, accel = pairs[todo[key][0]]
+            transient = True  # a lost worker says nothing about the pair: report it, do not cache it
             try:
                 result = future.result()
+                transient = False
             except BrokenProcessPool:
                 result = {
                     "status": "failed",
@@ -193,7 +195,8 @@ def sweep(
             except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker lost mid-task
                 result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500], "seconds": 0.0}
             record = _to_record(layer, accel, result)
-            db.put(key, backend, sim.version, settings_full, record)
+            if not transient:
+                db.put(key, backend, sim.version, settings_full, record)
             for i in todo[key]:
                 report.records[i] = record
                 if on_result:

@@ -78,6 +78,10 @@ class SearchSpace:
                 )
         return arch
 
+    def sample_arch(self, rng) -> Arch:
+        """Uniform op per layer among the ops allowed there (``rng``: a ``random.Random``)."""
+        return Arch(tuple(rng.choice(slot.allowed_ops) for slot in self.slots()))
+
     def default_arch(self) -> Arch:
         return Arch(tuple(self.default_op for _ in range(self.num_layers)))
 

@@ -10,7 +10,7 @@ import click
 
 from nas.data import DATA_ENV, load_dataset, split_validation
 from nas.space import SearchSpace
-from search import cli_accel
+from search import cli_accel, cli_evaluator
 from search.cli_util import InputError, bad_input_is_exit_2, parse_arch
 
 DATA_DIR_OPTION = click.option(
@@ -193,3 +193,4 @@ cli_accel.register(main)
 
 if __name__ == "__main__":
     main()
+cli_evaluator.register(main)

@@ -67,14 +67,34 @@ def print_cost_table(layers: list[LayerShape], result: dict) -> None:
     )
 
 
+def layer_source_options(command):
+    """--layers | --net (+ --image-size) and --hw, shared by simulate and predict."""
+    for option in reversed((
+        click.option("--layers", "layers_path", type=str, help="Layers file (JSON list of LayerShape)."),
+        click.option("--net", help="Instead of --layers: 'default' or an Arch JSON of the search space."),
+        click.option("--image-size", type=click.IntRange(min=1), default=28, show_default=True,
+                     help="Input pixels, for --net."),
+        click.option("--hw", "hw_path", required=True, help="Accelerator JSON (DESIGN.md format)."),
+    )):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def resolve_layers_and_hw(layers_path, net, image_size: int, hw_path: str):
+    from nas.model import build_child
+
+    if (layers_path is None) == (net is None):
+        raise InputError("give exactly one of --layers FILE or --net default|ARCH.json")
+    accel = load_accelerator(hw_path, DesignSpace())
+    if net is not None:
+        space = SearchSpace()
+        return build_child(space, parse_arch(net, space)).layer_shapes(image_size), accel
+    return load_layers(layers_path), accel
+
+
 def register(main: click.Group) -> None:
     @main.command()
-    @click.option("--layers", "layers_path", type=str, help="Layers file (JSON list of LayerShape).")
-    @click.option("--net", help="Instead of --layers: 'default' or an Arch JSON of the search space.")
-    @click.option(
-        "--image-size", type=click.IntRange(min=1), default=28, show_default=True, help="For --net."
-    )
-    @click.option("--hw", "hw_path", required=True, help="Accelerator JSON (DESIGN.md format).")
+    @layer_source_options
     @click.option("--backend", default="zigzag", show_default=True, help="Simulator backend.")
     @click.option("--lpf-limit", type=click.IntRange(1, 12), default=None, help="ZigZag LOMA lpf_limit.")
     @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -90,18 +110,9 @@ def register(main: click.Group) -> None:
         """Simulate layers on an accelerator with the real simulator; print per-layer and total cost."""
         from accel_model.simulators import BACKENDS
         from accel_model.sweep import sweep
-        from nas.model import build_child
-
-        if (layers_path is None) == (net is None):
-            raise InputError("give exactly one of --layers FILE or --net default|ARCH.json")
         if backend not in BACKENDS:
             raise InputError(f"--backend: unknown backend {backend!r}; allowed: {sorted(BACKENDS)}")
-        accel = load_accelerator(hw_path, DesignSpace())
-        if net is not None:
-            space = SearchSpace()
-            layers = build_child(space, parse_arch(net, space)).layer_shapes(image_size)
-        else:
-            layers = load_layers(layers_path)
+        layers, accel = resolve_layers_and_hw(layers_path, net, image_size, hw_path)
         settings = {} if lpf_limit is None else {"lpf_limit": lpf_limit}
         report = sweep(
             [(layer, accel) for layer in layers],

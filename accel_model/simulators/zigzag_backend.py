@@ -16,6 +16,7 @@ from typing import Any
 
 from accel_model.cacti import sram_cost
 from accel_model.domain import Accelerator, Cost, LayerShape
+from accel_model.mapping import layer_dims, spatial_unrolling
 from accel_model.simulators.base import register_backend
 from accel_model.technology import (
     DRAM_BITS_PER_CYCLE,
@@ -27,35 +28,6 @@ from accel_model.technology import (
     rf_energy_pj,
     rf_split_bits,
 )
-
-# Per dataflow, the layer dims unrolled over D1 (PE rows) and D2 (PE columns), in priority order; each
-# next dim fills what the previous left of the array. "OC" stands for the output-channel dim (K, or
-# G for a depthwise conv), "RC" for the reduction channel (C; absent in depthwise convs).
-DATAFLOW_UNROLLING: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # weight stationary (TPU/NVDLA-like): output channels x input channels
-    "WS": (("OC",), ("RC", "FX", "FY")),
-    # output stationary (ShiDianNao-like): output pixels, then output channels / batch
-    "OS": (("OX", "OC"), ("OY", "B")),
-    # row stationary (Eyeriss): filter rows down the rows, output rows across the columns
-    "RS": (("FY", "OC"), ("OY", "B")),
-}
-
-
-def layer_dims(layer: LayerShape) -> dict[str, int]:
-    """ZigZag loop dims and sizes of a conv / depthwise / grouped conv / linear layer."""
-    (fy, fx), (oy, ox) = layer.kernel, layer.out_hw
-    dims = {"B": layer.batch}
-    if layer.is_depthwise and layer.out_channels == layer.in_channels:
-        dims["G"] = layer.groups
-    elif layer.groups > 1:
-        dims |= {
-            "G": layer.groups,
-            "K": layer.out_channels // layer.groups,
-            "C": layer.in_channels // layer.groups,
-        }
-    else:
-        dims |= {"K": layer.out_channels, "C": layer.in_channels}
-    return dims | {"OY": oy, "OX": ox, "FY": fy, "FX": fx}
 
 
 def zigzag_workload(layer: LayerShape, bits: int) -> dict[str, Any]:
@@ -82,21 +54,9 @@ def zigzag_workload(layer: LayerShape, bits: int) -> dict[str, Any]:
 
 
 def spatial_mapping(layer: LayerShape, accel: Accelerator) -> dict[str, list[str]]:
-    """Unrolling per array axis: dims in the dataflow's priority order, each up to what is left."""
-    dims = layer_dims(layer)
-    alias = {"OC": "G" if "G" in dims and "K" not in dims else "K", "RC": "C"}
-    mapping = {}
-    axes = {"D1": accel.pe_rows, "D2": accel.pe_cols}
-    for (axis, size), wanted in zip(axes.items(), DATAFLOW_UNROLLING[accel.dataflow], strict=True):
-        entries, capacity = [], size
-        for name in wanted:
-            name = alias.get(name, name)
-            factor = min(dims.get(name, 1), capacity)
-            if factor > 1:
-                entries.append(f"{name}, {factor}")
-                capacity //= factor
-        mapping[axis] = entries
-    return mapping
+    """The dataflow's unrolling (``accel_model.mapping``) in ZigZag's mapping format."""
+    unrolling = spatial_unrolling(layer, accel.pe_rows, accel.pe_cols, accel.dataflow)
+    return {axis: [f"{name}, {factor}" for name, factor in entries] for axis, entries in unrolling.items()}
 
 
 def _port(name: str, kind: str, bits: int, allocation: list[str]) -> dict[str, Any]:

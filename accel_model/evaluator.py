@@ -1,0 +1,185 @@
+"""The evaluator network: a differentiable imitation of the simulator (DANCE's cost estimator).
+
+Per (layer, accelerator) it predicts log latency (cycles) and log energy (pJ). It predicts the
+residual over an analytic estimate (ideal compute cycles vs. the least DRAM traffic; MAC energy plus
+the least DRAM energy), so the network only learns what the memory hierarchy and the mapper add.
+A network's cost is the sum over its layers; area is the exact analytic function (``soft_accel``).
+
+Accelerators enter as probability groups (``AccelProbs``); every input is linear in them, so
+predictions are differentiable in soft accelerators and equal the hard prediction at the vertices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from accel_model.domain import Accelerator, Cost, LayerShape
+from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
+from accel_model.soft_accel import AccelProbs, AccelRelaxation
+from accel_model.space import NUMERIC_FIELDS, DesignSpace
+from accel_model.technology import DRAM_BITS_PER_CYCLE, DRAM_PJ_PER_64B, mac_energy_pj
+
+ANALYTIC_FEATURES = (
+    "log_compute_cycles", "log_dram_cycles", "log_mac_pj", "log_dram_pj", "log_utilization",
+    "log_base_latency", "log_base_energy", "log_footprint_per_glb",
+)  # fmt: skip
+FORMAT = "coexplore-evaluator-v1"
+
+
+class CostEvaluator(nn.Module):
+    """MLP over [layer features, accelerator groups + expected normalized fields, analytic features]."""
+
+    def __init__(self, space: DesignSpace | None = None, hidden: int = 128, depth: int = 3):
+        super().__init__()
+        self.space = space or DesignSpace()
+        self.relax = AccelRelaxation(self.space)
+        self.hidden, self.depth = hidden, depth
+        self.in_dim = (
+            len(LAYER_FEATURES) + sum(self.relax.sizes) + len(NUMERIC_FIELDS) + len(ANALYTIC_FEATURES)
+        )
+        layers, width = [], self.in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        layers.append(nn.Linear(width, 2))
+        self.mlp = nn.Sequential(*layers)
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+        self.register_buffer("feature_mean", torch.zeros(self.in_dim))
+        self.register_buffer("feature_std", torch.ones(self.in_dim))
+        log_mac = [math.log(mac_energy_pj(b)) for b in self.space.bits]
+        self.register_buffer("log_mac_pj", torch.tensor(log_mac), persistent=False)
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def _accel_parts(self, probs: AccelProbs) -> dict[str, torch.Tensor]:
+        r = self.relax
+        bits = r.group(probs, "bits")
+        return {
+            "groups": torch.cat([torch.cat(probs, dim=1), r.expected_normalized(probs)], dim=1),
+            "log_bits": r.expected_log(probs, "bits"),
+            "log_pes": r.expected_log(probs, "pe_rows") + r.expected_log(probs, "pe_cols"),
+            "log_glb_bits": r.expected_log(probs, "glb_kib") + math.log(8192),
+            "log_mac_pj": bits @ self.log_mac_pj.to(bits),
+        }
+
+    def _assemble(self, lb: LayerBatch, acc: dict[str, torch.Tensor], log_cycles: torch.Tensor, grid: bool):
+        """Features and analytic base. Pairs: all ``[N]``; grid: layers ``[L, 1]`` x accels ``[1, A]``."""
+        lf, log_macs, log_el = lb.feats, lb.log_macs, lb.log_elements
+        a = dict(acc)
+        if grid:
+            lf, log_macs, log_el = lf[:, None, :], log_macs[:, None], log_el[:, None]
+            a = {k: v[None] for k, v in acc.items()}
+        log_dram_cycles = log_el + a["log_bits"] - math.log(DRAM_BITS_PER_CYCLE)
+        log_mac = log_macs + a["log_mac_pj"]
+        log_dram_pj = log_el + a["log_bits"] + math.log(DRAM_PJ_PER_64B / 64)
+        base_lat = torch.logaddexp(log_cycles, log_dram_cycles)
+        base_energy = torch.logaddexp(log_mac, log_dram_pj)
+        analytic = torch.stack(
+            torch.broadcast_tensors(
+                log_cycles, log_dram_cycles, log_mac, log_dram_pj, log_macs - log_cycles - a["log_pes"],
+                base_lat, base_energy, log_el + a["log_bits"] - a["log_glb_bits"],
+            ),
+            dim=-1,
+        )  # fmt: skip
+        shape = analytic.shape[:-1]
+        x = torch.cat([lf.expand(*shape, -1), a["groups"].expand(*shape, -1), analytic], dim=-1)
+        return x, torch.stack([base_lat, base_energy], dim=-1)
+
+    def _head(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        return base + self.mlp((x - self.feature_mean) / self.feature_std)
+
+    # -- predictions ----------------------------------------------------------------------------------
+    def pairs(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
+        """Layer i on accelerator i: ``[N, 2]`` (log latency cycles, log energy pJ)."""
+        return self._head(*self.pair_features(lb, probs))
+
+    def pair_features(self, lb: LayerBatch, probs: AccelProbs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw inputs and analytic base of ``pairs`` (training precomputes them once)."""
+        r = self.relax
+        log_cycles = torch.einsum(
+            "nrcd,nr,nc,nd->n", lb.log_cycles.to(probs[0]),
+            r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
+        )  # fmt: skip
+        return self._assemble(lb, self._accel_parts(probs), log_cycles, grid=False)
+
+    def grid(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
+        """Every layer on every accelerator: ``[L, A, 2]``."""
+        r = self.relax
+        log_cycles = torch.einsum(
+            "lrcd,ar,ac,ad->la", lb.log_cycles.to(probs[0]),
+            r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
+        )  # fmt: skip
+        return self._head(*self._assemble(lb, self._accel_parts(probs), log_cycles, grid=True))
+
+    @torch.no_grad()
+    def predict_layers(self, layers: Sequence[LayerShape], accel: Accelerator) -> list[Cost]:
+        """Predicted cost of each layer on one accelerator (area: the exact analytic area)."""
+        probs = self.relax.hard([accel])
+        pred = self.grid(layer_batch(layers, self.space), probs)[:, 0, :].double().exp()
+        area = float(self.relax.area_mm2(probs)[0])
+        return [Cost(float(lat), float(en), area, accel.clock_mhz) for lat, en in pred.tolist()]
+
+    @torch.no_grad()
+    def predict_networks(
+        self, networks: Sequence[Sequence[LayerShape]], accels: Sequence[Accelerator]
+    ) -> torch.Tensor:
+        """``[networks, accels, 2]`` total latency (cycles) and energy (pJ); shared layers predicted once."""
+        unique = list(dict.fromkeys(layer for net in networks for layer in net))
+        pos = {layer: i for i, layer in enumerate(unique)}
+        counts = torch.zeros(len(networks), len(unique), dtype=torch.float64)
+        for n, net in enumerate(networks):
+            for layer in net:
+                counts[n, pos[layer]] += 1
+        pred = self.grid(layer_batch(unique, self.space), self.relax.hard(accels)).double().exp()
+        return torch.einsum("nu,uak->nak", counts, pred)
+
+
+def save_evaluator(model: CostEvaluator, path: str | Path, metadata: dict[str, Any]) -> None:
+    """One ``.pt`` holding the weights, the design space, the architecture and ``metadata``."""
+    import io
+    import os
+
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "format": FORMAT,
+            "state_dict": model.state_dict(),
+            "space": model.space.to_dict(),
+            "hidden": model.hidden,
+            "depth": model.depth,
+            "metadata": metadata,
+        },
+        buffer,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+DEFAULT_EVALUATOR = Path(__file__).resolve().parent / "data" / "evaluator.pt"
+
+
+def load_evaluator(path: str | Path = DEFAULT_EVALUATOR) -> CostEvaluator:
+    """Rebuild an evaluator from its file alone; ``ValueError`` naming the problem otherwise."""
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such evaluator file (train one: coexplore evaluator train)") from None
+    except Exception as exc:  # torch raises many kinds for a corrupt file
+        raise ValueError(f"{path}: not a readable evaluator file ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a coexplore evaluator (expected format {FORMAT})")
+    space = DesignSpace(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["space"].items()})
+    model = CostEvaluator(space, blob["hidden"], blob["depth"])
+    model.load_state_dict(blob["state_dict"])
+    model.metadata = blob["metadata"]
+    return model.eval()

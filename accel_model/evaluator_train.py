@@ -1,0 +1,176 @@
+"""Training the evaluator on the simulator dataset, with reports on held-out accelerators, held-out
+layer shapes and random rows.
+
+Each split holds out ``test_fraction`` of the groups (accelerators, layer shapes or rows); a further
+random ``val_fraction`` of the rest picks the epoch. The committed model is trained the same way on
+all rows (a random validation part picks its epoch); its test is the held-out networks
+(``evaluator_report``), which no split here has seen.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from accel_model.dataset import read_table, row_to_pair
+from accel_model.domain import Accelerator, LayerShape
+from accel_model.evaluator import CostEvaluator
+from accel_model.layer_features import layer_batch
+from accel_model.metrics import error_summary
+from accel_model.space import DesignSpace
+
+METRICS = ("latency", "energy")
+
+
+@dataclass(frozen=True)
+class EvaluatorSettings:
+    hidden: int = 128
+    depth: int = 3
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    val_fraction: float = 0.1
+    test_fraction: float = 0.15
+    seed: int = 0
+
+
+@dataclass
+class Samples:
+    """The ok rows of a dataset table: pairs and log targets ``[N, 2]`` (cycles, pJ)."""
+
+    layers: list[LayerShape]
+    accels: list[Accelerator]
+    log_targets: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+def load_samples(path: str | Path, space: DesignSpace) -> Samples:
+    rows = [r for r in read_table(path) if r["status"] == "ok"]
+    if not rows:
+        raise ValueError(f"{path}: no successful simulations in the table")
+    pairs = [row_to_pair(r) for r in rows]
+    for _, accel in pairs:
+        space.check(accel)
+    targets = torch.tensor([[float(r["latency_cycles"]), float(r["energy_pj"])] for r in rows]).log()
+    return Samples([p[0] for p in pairs], [p[1] for p in pairs], targets)
+
+
+def _group_split(keys: list, fraction: float, seed: int) -> torch.Tensor:
+    groups = sorted(set(keys), key=repr)
+    random.Random(seed).shuffle(groups)
+    held = set(groups[: max(1, round(fraction * len(groups)))])
+    return torch.tensor([k in held for k in keys])
+
+
+SPLITS: dict[str, Callable[[Samples, float, int], torch.Tensor]] = {
+    "unseen_accelerators": lambda s, f, seed: _group_split(s.accels, f, seed),
+    "unseen_layers": lambda s, f, seed: _group_split(s.layers, f, seed),
+    "random": lambda s, f, seed: _group_split(list(range(len(s))), f, seed),
+}
+
+
+def fit(
+    model: CostEvaluator,
+    samples: Samples,
+    train_idx: torch.Tensor,
+    settings: EvaluatorSettings,
+    progress: bool = True,
+    desc: str = "evaluator",
+) -> dict[str, Any]:
+    """Train on ``train_idx`` (less a random validation part); keep the epoch best on validation."""
+    gen = torch.Generator().manual_seed(settings.seed)
+    perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
+    n_val = max(1, int(settings.val_fraction * len(perm)))
+    val_idx, fit_idx = perm[:n_val], perm[n_val:]
+    probs = model.relax.hard(samples.accels)
+    x, base = model.pair_features(layer_batch(samples.layers, model.space), probs)
+    with torch.no_grad():
+        model.feature_mean.copy_(x[fit_idx].mean(0))
+        model.feature_std.copy_(x[fit_idx].std(0).clamp_min(1e-3))
+    y = samples.log_targets
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    steps = settings.epochs * -(-len(fit_idx) // settings.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, settings.lr, total_steps=steps, pct_start=0.05)
+    best = (float("inf"), None, -1)
+    bar = tqdm(range(settings.epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        order = fit_idx[torch.randperm(len(fit_idx), generator=gen)]
+        for batch in order.split(settings.batch_size):
+            loss = torch.nn.functional.mse_loss(model._head(x[batch], base[batch]), y[batch])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        model.eval()
+        with torch.no_grad():
+            val = float(torch.nn.functional.mse_loss(model._head(x[val_idx], base[val_idx]), y[val_idx]))
+        if val < best[0]:
+            best = (val, {k: v.clone() for k, v in model.state_dict().items()}, epoch)
+        bar.set_postfix(val_rmse_log=f"{val**0.5:.4f}", best_epoch=best[2])
+    model.load_state_dict(best[1])
+    model.eval()
+    return {"best_epoch": best[2], "val_rmse_log": best[0] ** 0.5, "fit_rows": len(fit_idx),
+            "val_rows": len(val_idx)}  # fmt: skip
+
+
+def predict_rows(model: CostEvaluator, samples: Samples, idx: torch.Tensor) -> torch.Tensor:
+    """``[len(idx), 2]`` predicted cycles and pJ for rows ``idx``."""
+    lb = layer_batch([samples.layers[i] for i in idx.tolist()], model.space)
+    with torch.no_grad():
+        return model.pairs(lb, model.relax.hard([samples.accels[i] for i in idx.tolist()])).double().exp()
+
+
+def row_errors(model: CostEvaluator, samples: Samples, idx: torch.Tensor) -> dict[str, dict]:
+    pred, actual = predict_rows(model, samples, idx), samples.log_targets[idx].double().exp()
+    return {m: error_summary(pred[:, k], actual[:, k]) for k, m in enumerate(METRICS)}
+
+
+def split_report(
+    samples: Samples, space: DesignSpace, settings: EvaluatorSettings, progress: bool = True
+) -> dict[str, Any]:
+    """Per split: train on the rest, per-layer errors on the held-out part."""
+    report = {}
+    for name, split in SPLITS.items():
+        held = split(samples, settings.test_fraction, settings.seed)
+        torch.manual_seed(settings.seed)
+        model = CostEvaluator(space, settings.hidden, settings.depth)
+        info = fit(model, samples, torch.nonzero(~held).squeeze(1), settings, progress, desc=name)
+        report[name] = info | {"test": row_errors(model, samples, torch.nonzero(held).squeeze(1))}
+    return report
+
+
+def train_evaluator(
+    dataset: str | Path,
+    settings: EvaluatorSettings = EvaluatorSettings(),
+    space: DesignSpace | None = None,
+    splits: bool = True,
+    progress: bool = True,
+) -> tuple[CostEvaluator, dict[str, Any]]:
+    """The final model (all rows) and its metadata (settings, split reports, timings)."""
+    space = space or DesignSpace()
+    start = time.time()
+    samples = load_samples(dataset, space)
+    report = split_report(samples, space, settings, progress) if splits else {}
+    torch.manual_seed(settings.seed)
+    model = CostEvaluator(space, settings.hidden, settings.depth)
+    info = fit(model, samples, torch.arange(len(samples)), settings, progress, desc="final")
+    metadata = {
+        "dataset": str(dataset),
+        "rows": len(samples),
+        "settings": asdict(settings),
+        "final": info,
+        "splits": report,
+        "train_seconds": round(time.time() - start, 1),
+    }
+    return model, metadata

@@ -1,0 +1,155 @@
+"""Hardware generation (DANCE): architecture probabilities -> accelerator, trained through the frozen
+evaluator; and the plain alternative, free accelerator logits optimized directly.
+
+Objectives are sums of weighted log metrics (``log_objective``), so a weight means the same thing
+whatever the metric's scale: ``edap`` = log energy + log latency + log area.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from accel_model.domain import Accelerator
+from accel_model.evaluator import CostEvaluator
+from accel_model.expected_cost import CostTemplate, expected_cost
+from accel_model.soft_accel import AccelProbs
+
+METRIC_KEYS = {"latency": "latency_cycles", "energy": "energy_pj", "area": "area_mm2"}
+OBJECTIVES: dict[str, dict[str, float]] = {
+    "latency": {"latency": 1.0},
+    "energy": {"energy": 1.0},
+    "area": {"area": 1.0},
+    "edp": {"energy": 1.0, "latency": 1.0},
+    "edap": {"energy": 1.0, "latency": 1.0, "area": 1.0},
+}
+
+
+def parse_objective(spec: str) -> dict[str, float]:
+    """A named objective (``OBJECTIVES``) or a weighted sum like ``latency=1,energy=0.5``."""
+    if spec in OBJECTIVES:
+        return OBJECTIVES[spec]
+    weights = {}
+    for part in spec.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in METRIC_KEYS:
+            raise ValueError(
+                f"objective {spec!r}: unknown metric {name!r}; use one of {sorted(OBJECTIVES)} "
+                f"or weights over {sorted(METRIC_KEYS)} like latency=1,energy=0.5"
+            )
+        try:
+            weights[name] = float(value) if value else 1.0
+        except ValueError:
+            raise ValueError(f"objective {spec!r}: weight of {name} is not a number") from None
+    return weights
+
+
+def log_objective(costs: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    return sum(w * torch.log(costs[METRIC_KEYS[m]]) for m, w in weights.items())
+
+
+class HardwareGenerator(nn.Module):
+    """MLP: flattened ``[B, slots, ops]`` architecture probabilities -> logits per accelerator field."""
+
+    default_lr = 3e-3
+
+    def __init__(self, slots: int, ops: int, field_sizes: list[int], hidden: int = 128):
+        super().__init__()
+        self.field_sizes = list(field_sizes)
+        self.net = nn.Sequential(
+            nn.Linear(slots * ops, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(hidden, sum(field_sizes)),
+        )  # fmt: skip
+
+    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
+        return list(self.net(arch_probs.flatten(1)).split(self.field_sizes, dim=1))
+
+
+class FreeAccelerator(nn.Module):
+    """Accelerator logits that ignore the architecture (the plain alternative to the generator)."""
+
+    default_lr = 0.05  # the parameters are the logits themselves
+
+    def __init__(self, field_sizes: list[int]):
+        super().__init__()
+        self.logits = nn.ParameterList([nn.Parameter(torch.zeros(1, n)) for n in field_sizes])
+
+    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
+        return [g.expand(arch_probs.shape[0], -1) for g in self.logits]
+
+
+def random_arch_probs(template: CostTemplate, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """Half concrete random archs (one-hot), half soft ones (softmax of scaled noise), over allowed ops."""
+    allowed = template.allowed
+    scale = torch.rand(batch, 1, 1, generator=generator) * 4
+    logits = torch.randn(batch, *allowed.shape, generator=generator) * scale
+    logits = logits.masked_fill(~allowed, -math.inf)
+    soft = torch.softmax(logits, dim=-1)
+    hard = torch.nn.functional.one_hot(soft.argmax(-1), allowed.shape[1]).float()
+    pick_hard = (torch.arange(batch) < batch // 2).view(-1, 1, 1)
+    return torch.where(pick_hard, hard, soft)
+
+
+def train_generator(
+    model: nn.Module,
+    evaluator: CostEvaluator,
+    template: CostTemplate,
+    objective: dict[str, float],
+    steps: int = 1500,
+    batch: int = 64,
+    lr: float | None = None,
+    tau: tuple[float, float] = (2.0, 0.2),
+    seed: int = 0,
+    arch_sampler: Callable[[int, torch.Generator], torch.Tensor] | None = None,
+    progress: bool = True,
+) -> list[float]:
+    """Minimize the objective of Gumbel-softmax straight-through accelerators (hard forward, soft
+    backward) through the frozen evaluator; tau anneals geometrically. Returns the loss per step."""
+    gen = torch.Generator().manual_seed(seed)
+    sampler = arch_sampler or (lambda b, g: random_arch_probs(template, b, g))
+    evaluator.requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=lr or model.default_lr)
+    losses = []
+    for step in tqdm(range(steps), desc="hardware generator", disable=not progress, leave=False):
+        t = tau[0] * (tau[1] / tau[0]) ** (step / max(steps - 1, 1))
+        arch = sampler(batch, gen)
+        accel = evaluator.relax.gumbel_straight_through(model(arch), t, gen)
+        loss = log_objective(expected_cost(evaluator, template, arch, accel), objective).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def generate(model: nn.Module, evaluator: CostEvaluator, arch_probs: torch.Tensor) -> list[Accelerator]:
+    """The generator's most likely accelerator for each architecture."""
+    return evaluator.relax.argmax(model(arch_probs))
+
+
+@torch.no_grad()
+def enumerate_space(
+    evaluator: CostEvaluator,
+    template: CostTemplate,
+    arch_probs: torch.Tensor,
+    objective: dict[str, float],
+    top_k: int = 10,
+    chunk: int = 4096,
+) -> list[tuple[Accelerator, float]]:
+    """Every accelerator of the design space, costed by the evaluator for one architecture; the
+    ``top_k`` best as (accelerator, predicted log objective)."""
+    relax = evaluator.relax
+    idx = relax.all_indices()
+    scores = []
+    for part in idx.split(chunk):
+        costs = expected_cost(evaluator, template, arch_probs, relax.from_index_tensor(part))
+        scores.append(log_objective(costs, objective))
+    scores = torch.cat(scores)
+    best = torch.topk(-scores, top_k).indices
+    return [(relax.space.from_indices(tuple(int(i) for i in idx[b])), float(scores[b])) for b in best]

@@ -1,0 +1,73 @@
+"""The fixed spatial mapping of each dataflow, as pure Python (no simulator needed).
+
+Shared by the ZigZag backend (which turns it into ZigZag's mapping format) and the evaluator network
+(which derives analytic features from it: how many cycles the PE array needs at best).
+"""
+
+from __future__ import annotations
+
+import math
+
+from accel_model.domain import LayerShape
+
+# Per dataflow, the layer dims unrolled over D1 (PE rows) and D2 (PE columns), in priority order; each
+# next dim fills what the previous left of the array. "OC" stands for the output-channel dim (K, or
+# G for a depthwise conv), "RC" for the reduction channel (C; absent in depthwise convs).
+DATAFLOW_UNROLLING: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # weight stationary (TPU/NVDLA-like): output channels x input channels
+    "WS": (("OC",), ("RC", "FX", "FY")),
+    # output stationary (ShiDianNao-like): output pixels, then output channels / batch
+    "OS": (("OX", "OC"), ("OY", "B")),
+    # row stationary (Eyeriss): filter rows down the rows, output rows across the columns
+    "RS": (("FY", "OC"), ("OY", "B")),
+}
+
+
+def layer_dims(layer: LayerShape) -> dict[str, int]:
+    """ZigZag loop dims and sizes of a conv / depthwise / grouped conv / linear layer."""
+    (fy, fx), (oy, ox) = layer.kernel, layer.out_hw
+    dims = {"B": layer.batch}
+    if layer.is_depthwise and layer.out_channels == layer.in_channels:
+        dims["G"] = layer.groups
+    elif layer.groups > 1:
+        dims |= {
+            "G": layer.groups,
+            "K": layer.out_channels // layer.groups,
+            "C": layer.in_channels // layer.groups,
+        }
+    else:
+        dims |= {"K": layer.out_channels, "C": layer.in_channels}
+    return dims | {"OY": oy, "OX": ox, "FY": fy, "FX": fx}
+
+
+def spatial_unrolling(
+    layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str
+) -> dict[str, list[tuple[str, int]]]:
+    """``{"D1": [(dim, factor), ...], "D2": [...]}``: dims in the dataflow's priority order, each
+    unrolled up to what the axis has left."""
+    dims = layer_dims(layer)
+    alias = {"OC": "G" if "G" in dims and "K" not in dims else "K", "RC": "C"}
+    out = {}
+    for (axis, size), wanted in zip(
+        (("D1", pe_rows), ("D2", pe_cols)), DATAFLOW_UNROLLING[dataflow], strict=True
+    ):
+        entries, capacity = [], size
+        for name in wanted:
+            name = alias.get(name, name)
+            factor = min(dims.get(name, 1), capacity)
+            if factor > 1:
+                entries.append((name, factor))
+                capacity //= factor
+        out[axis] = entries
+    return out
+
+
+def ideal_compute_cycles(layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str) -> int:
+    """Cycles of the temporal loops left after spatial unrolling: the latency of a perfect memory
+    system (one MAC per active PE per cycle, partial tiles padded)."""
+    dims = layer_dims(layer)
+    unrolled = {name: 1 for name in dims}
+    for entries in spatial_unrolling(layer, pe_rows, pe_cols, dataflow).values():
+        for name, factor in entries:
+            unrolled[name] *= factor
+    return math.prod(math.ceil(size / unrolled[name]) for name, size in dims.items())

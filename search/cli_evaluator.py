@@ -1,0 +1,119 @@
+"""Evaluator commands: ``evaluator train``, ``evaluator report`` and ``predict``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from accel_model.evaluator import DEFAULT_EVALUATOR
+from search.cli_accel import (
+    DEFAULT_DATASET,
+    cost_json,
+    layer_source_options,
+    print_cost_table,
+    resolve_layers_and_hw,
+)
+from search.cli_util import InputError, bad_input_is_exit_2
+
+EVALUATOR_OPTION = click.option(
+    "--evaluator", "evaluator_path", default=str(DEFAULT_EVALUATOR), show_default=True,
+    help="Trained evaluator file (.pt).",
+)  # fmt: skip
+
+
+def load_evaluator_or_exit(path: str):
+    from accel_model.evaluator import load_evaluator
+
+    with bad_input_is_exit_2("--evaluator"):
+        return load_evaluator(path)
+
+
+def _check_dataset(path: str) -> str:
+    if not Path(path).is_file():
+        raise InputError(f"--dataset: no such file: {path}")
+    return path
+
+
+def register(main: click.Group) -> None:
+    @main.command()
+    @layer_source_options
+    @EVALUATOR_OPTION
+    @click.option("--json", "as_json", is_flag=True, help="Print the cost JSON (same as simulate's).")
+    def predict(layers_path, net, image_size, hw_path, evaluator_path, as_json):
+        """Predict layer and network cost with the evaluator network (no simulator; milliseconds)."""
+        layers, accel = resolve_layers_and_hw(layers_path, net, image_size, hw_path)
+        model = load_evaluator_or_exit(evaluator_path)
+        with bad_input_is_exit_2("--hw"):
+            model.space.check(accel)
+        result = cost_json(model.predict_layers(layers, accel), accel) | {"predicted": True}
+        if as_json:
+            click.echo(json.dumps(result, indent=1))
+        else:
+            print_cost_table(layers, result)
+            click.echo("(predicted by the evaluator network; `coexplore simulate` gives the simulator's)")
+
+    @main.group()
+    def evaluator():
+        """The evaluator network: a differentiable imitation of the simulator."""
+
+    @evaluator.command("train")
+    @click.option("--dataset", default=str(DEFAULT_DATASET), show_default=True, help="Simulator table.")
+    @click.option("--out", default=str(DEFAULT_EVALUATOR), show_default=True, help="Evaluator file (.pt).")
+    @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs.")
+    @click.option("--hidden", type=click.IntRange(min=4), default=None, help="MLP width.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--splits/--no-splits", default=True, show_default=True,
+                  help="Also train and report held-out splits: accelerators, layers, rows.")  # fmt: skip
+    def evaluator_train(dataset, out, epochs, hidden, seed, splits):
+        """Train the evaluator on the simulator dataset; write it and a JSON report beside it."""
+        from dataclasses import replace
+
+        from accel_model.evaluator import save_evaluator
+        from accel_model.evaluator_train import EvaluatorSettings, train_evaluator
+
+        settings = replace(EvaluatorSettings(), seed=seed)
+        settings = replace(settings, **{k: v for k, v in {"epochs": epochs, "hidden": hidden}.items() if v})
+        with bad_input_is_exit_2("--dataset"):
+            model, metadata = train_evaluator(_check_dataset(dataset), settings, splits=splits)
+        save_evaluator(model, out, metadata)
+        report = Path(out).with_suffix(".json")
+        report.write_text(json.dumps(metadata, indent=1) + "\n")
+        click.echo(f"wrote {out} and {report}")
+        for name, split in metadata["splits"].items():
+            t = split["test"]
+            click.echo(f"  {name:<20} latency MAPE {t['latency']['mape_pct']:.2f}%  "
+                       f"energy MAPE {t['energy']['mape_pct']:.2f}% (per layer)")  # fmt: skip
+
+    @evaluator.command("report")
+    @EVALUATOR_OPTION
+    @click.option("--dataset", default=str(DEFAULT_DATASET), show_default=True,
+                  help="The training table (its accelerators are excluded from the test).")  # fmt: skip
+    @click.option("--accels", type=click.IntRange(min=1), default=10, show_default=True,
+                  help="Held-out accelerators.")  # fmt: skip
+    @click.option("--archs", type=click.IntRange(min=1), default=30, show_default=True,
+                  help="Random search-space networks (besides ResNet-18/20 and MobileNetV2).")  # fmt: skip
+    @click.option("--seed", type=int, default=1, show_default=True)
+    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+    @click.option("--out", default="results/evaluator", show_default=True, help="Output folder.")
+    def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out):
+        """Simulate held-out networks x accelerators and compare: CSV, summary JSON, parity plot."""
+        from accel_model.evaluator_report import network_errors, parity_plot, simulate_networks, write_rows
+        from search.heldout import heldout_setup
+
+        model = load_evaluator_or_exit(evaluator_path)
+        with bad_input_is_exit_2("--dataset"):
+            networks, accelerators = heldout_setup(_check_dataset(dataset), accels, archs, seed)
+        simulated = simulate_networks(networks, accelerators, workers=workers)
+        rows, summary = network_errors(model, networks, accelerators, simulated)
+        out = Path(out)
+        write_rows(out / "networks.csv", rows)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        parity_plot(out / "parity.png", rows, f"evaluator vs ZigZag: {len(networks)} networks x "
+                    f"{len(accelerators)} held-out accelerators")  # fmt: skip
+        click.echo(f"wrote {out}/networks.csv, summary.json, parity.png")
+        for family in [k for k in summary if isinstance(summary[k], dict) and "latency" in summary[k]]:
+            lat, en = summary[family]["latency"], summary[family]["energy"]
+            click.echo(f"  {family:<22} latency MAPE {lat['mape_pct']:.2f}% rho {lat['spearman']:.4f} | "
+                       f"energy MAPE {en['mape_pct']:.2f}% rho {en['spearman']:.4f}")  # fmt: skip

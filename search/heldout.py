@@ -1,0 +1,40 @@
+"""The held-out test of the evaluator: whole networks x accelerators outside its training set."""
+
+from __future__ import annotations
+
+import random
+
+from accel_model.dataset import read_table, row_to_pair
+from accel_model.domain import Accelerator, LayerShape
+from accel_model.evaluator_report import heldout_accelerators
+from accel_model.networks import network_layers
+from accel_model.space import DesignSpace
+from nas.model import build_child
+from nas.space import SearchSpace
+
+# (registered network, input pixels): ImageNet-shaped ResNet-18 / MobileNetV2, CIFAR ResNet-20.
+COMMON = (("resnet18", 224), ("mobilenet_v2", 224), ("resnet20", 32))
+
+
+def heldout_networks(archs: int, seed: int, image_size: int = 28) -> dict[str, list[LayerShape]]:
+    """``archs`` random children of the search space (1-channel ``image_size`` input) and the common
+    CNNs; names are ``family#id``."""
+    space, rng = SearchSpace(), random.Random(seed)
+    nets = {
+        f"search_space#{i}": build_child(space, space.sample_arch(rng)).layer_shapes(image_size)
+        for i in range(archs)
+    }
+    for name, hw in COMMON:
+        nets[f"{name}#{hw}px"] = network_layers(name, hw=hw)
+    return nets
+
+
+def dataset_accelerators(dataset: str) -> set[Accelerator]:
+    return {row_to_pair(row)[1] for row in read_table(dataset)}
+
+
+def heldout_setup(dataset: str, accels: int, archs: int, seed: int):
+    """Networks and accelerators for the report; no accelerator appears in ``dataset``."""
+    space = DesignSpace()
+    accelerators = heldout_accelerators(space, dataset_accelerators(dataset), accels, seed)
+    return heldout_networks(archs, seed), accelerators

@@ -1,0 +1,111 @@
+import random
+
+import pytest
+import torch
+
+from accel_model.domain import Accelerator, LayerShape
+from accel_model.evaluator import CostEvaluator, load_evaluator, save_evaluator
+from accel_model.expected_cost import expected_cost
+from accel_model.layer_features import layer_batch
+from accel_model.mapping import ideal_compute_cycles
+from accel_model.metrics import error_summary, spearman
+from accel_model.simulators.zigzag_backend import accelerator_area
+from accel_model.space import DesignSpace
+from nas.cost_template import cost_template
+from nas.model import build_child
+from nas.space import SearchSpace
+
+SPACE = DesignSpace()
+
+
+@pytest.fixture(scope="module")
+def random_evaluator():
+    """Untrained but with a non-zero head, so every input matters."""
+    torch.manual_seed(0)
+    model = CostEvaluator(SPACE, hidden=32, depth=2)
+    torch.nn.init.normal_(model.mlp[-1].weight, std=0.1)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def template():
+    return cost_template(SearchSpace(), 28)
+
+
+def _soft(sizes, generator):
+    return [torch.softmax(torch.randn(1, n, generator=generator), -1).requires_grad_() for n in sizes]
+
+
+def test_ideal_cycles_by_hand():
+    conv = LayerShape(16, 32, 3, 1, 1, (8, 8))
+    # WS on 8x16: K=32 -> 8 rows (4 passes), C=16 -> 16 cols; left: 4 x 3x3 x 8x8
+    assert ideal_compute_cycles(conv, 8, 16, "WS") == 4 * 9 * 64
+    # OS on 8x8: OX=8 on rows, OY=8 on cols; left: K x C x FY x FX
+    assert ideal_compute_cycles(conv, 8, 8, "OS") == 32 * 16 * 9
+
+
+def test_vertices_equal_hard_predictions(random_evaluator, template):
+    rng = random.Random(0)
+    accels = [SPACE.sample(rng) for _ in range(5)]
+    layers = template.unique_layers[:7]
+    grid = random_evaluator.grid(layer_batch(layers), random_evaluator.relax.hard(accels))
+    for j, accel in enumerate(accels):
+        costs = random_evaluator.predict_layers(layers, accel)
+        assert torch.allclose(grid[:, j].exp().double(), torch.tensor([[c.latency_cycles, c.energy_pj]
+                              for c in costs], dtype=torch.float64), rtol=1e-5)  # fmt: skip
+        relax = random_evaluator.relax
+        pairs = random_evaluator.pairs(layer_batch(layers), relax.hard([accel] * len(layers)))
+        assert torch.allclose(pairs, grid[:, j], atol=1e-5)
+        area = relax.area_mm2(relax.hard([accel]))[0].item()
+        assert area == pytest.approx(accelerator_area(accel), rel=1e-6)
+
+
+def test_expected_cost_at_one_hot_arch_is_the_network_sum(random_evaluator, template):
+    space = SearchSpace()
+    arch = space.sample_arch(random.Random(3))
+    accel = Accelerator(16, 12, 64, 128, "RS", 8)
+    probs = random_evaluator.relax.hard([accel])
+    cost = expected_cost(random_evaluator, template, template.one_hot([arch.ops]), probs)
+    network = random_evaluator.predict_networks([build_child(space, arch).layer_shapes(28)], [accel])[0, 0]
+    assert cost["latency_cycles"].item() == pytest.approx(network[0].item(), rel=1e-5)
+    assert cost["energy_pj"].item() == pytest.approx(network[1].item(), rel=1e-5)
+
+
+def test_gradients_reach_arch_and_accelerator_probabilities(random_evaluator, template):
+    g = torch.Generator().manual_seed(0)
+    arch = torch.softmax(torch.randn(1, *template.allowed.shape, generator=g).masked_fill(
+        ~template.allowed, -torch.inf), -1).requires_grad_()  # fmt: skip
+    accel = _soft(random_evaluator.relax.sizes, g)
+    cost = expected_cost(random_evaluator, template, arch, accel)
+    (cost["latency_cycles"].log() + cost["energy_pj"].log() + cost["area_mm2"].log()).sum().backward()
+    assert arch.grad[template.allowed[None]].abs().sum() > 0
+    for group in accel:
+        assert group.grad is not None and group.grad.abs().sum() > 0
+
+
+def test_save_load_round_trip_and_bad_files(tmp_path, random_evaluator):
+    path = tmp_path / "ev.pt"
+    save_evaluator(random_evaluator, path, {"note": "test"})
+    loaded = load_evaluator(path)
+    layers = [LayerShape(8, 16, 3, 1, 1, (8, 8))]
+    accel = Accelerator()
+    assert loaded.predict_layers(layers, accel) == random_evaluator.predict_layers(layers, accel)
+    assert loaded.metadata == {"note": "test"}
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable evaluator"):
+        load_evaluator(tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="no such evaluator"):
+        load_evaluator(tmp_path / "missing.pt")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a coexplore evaluator"):
+        load_evaluator(tmp_path / "other.pt")
+
+
+def test_error_summary_and_spearman():
+    a = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert spearman(a, a * 10) == pytest.approx(1.0)
+    assert spearman(a, -a) == pytest.approx(-1.0)
+    assert spearman(torch.tensor([1.0, 1.0, 2.0]), torch.tensor([5.0, 5.0, 9.0])) == pytest.approx(1.0)
+    s = error_summary(torch.tensor([110.0, 95.0]), torch.tensor([100.0, 100.0]))
+    assert s["mape_pct"] == pytest.approx(7.5)
+    assert s["within_5pct"] == 0.5 and s["within_10pct"] == 1.0

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from accel_model.evaluator import CostEvaluator
+from accel_model.hwgen import (
+    OBJECTIVES,
+    FreeAccelerator,
+    HardwareGenerator,
+    enumerate_space,
+    generate,
+    parse_objective,
+    random_arch_probs,
+    train_generator,
+)
+from accel_model.space import DesignSpace
+from nas.cost_template import cost_template
+from nas.space import SearchSpace
+
+# A small design space keeps enumeration and training fast.
+SMALL = DesignSpace(pe_rows=(8, 16), pe_cols=(8, 16), rf_bytes=(16, 64), glb_kib=(32, 128))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = CostEvaluator(SMALL, hidden=16, depth=1)
+    torch.nn.init.normal_(model.mlp[-1].weight, std=0.1)
+    return model.eval(), cost_template(SearchSpace(), 28)
+
+
+def test_parse_objective():
+    assert parse_objective("edap") == OBJECTIVES["edap"]
+    assert parse_objective("latency=1,energy=0.5") == {"latency": 1.0, "energy": 0.5}
+    with pytest.raises(ValueError, match="unknown metric 'speed'"):
+        parse_objective("speed=1")
+    with pytest.raises(ValueError, match="not a number"):
+        parse_objective("latency=fast")
+
+
+def test_random_arch_probs_respect_the_allowed_ops(setup):
+    _, template = setup
+    probs = random_arch_probs(template, 8, torch.Generator().manual_seed(0))
+    assert torch.allclose(probs.sum(-1), torch.ones(8, len(template.options)))
+    assert probs[:, ~template.allowed].abs().sum() == 0
+
+
+def _train_and_check(model, evaluator, template, sampler=None):
+    losses = train_generator(
+        model, evaluator, template, OBJECTIVES["edap"], 150, 16, arch_sampler=sampler, progress=False
+    )
+    assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20
+    arch = template.one_hot([SearchSpace().default_arch().ops])
+    best, _ = enumerate_space(evaluator, template, arch, OBJECTIVES["edap"], top_k=1)[0]
+    assert generate(model, evaluator, arch)[0] == best
+
+
+def test_generator_finds_the_enumerated_optimum(setup):
+    evaluator, template = setup
+    torch.manual_seed(0)
+    model = HardwareGenerator(len(template.options), len(template.ops), evaluator.relax.sizes, hidden=32)
+    _train_and_check(model, evaluator, template)
+
+
+def test_free_logits_find_the_enumerated_optimum_of_one_arch(setup):
+    evaluator, template = setup
+    arch = template.one_hot([SearchSpace().default_arch().ops])
+    _train_and_check(FreeAccelerator(evaluator.relax.sizes), evaluator, template, lambda b, g: arch)
