@@ -110,6 +110,7 @@ def register(main: click.Group) -> None:
         """Simulate layers on an accelerator with the real simulator; print per-layer and total cost."""
         from accel_model.simulators import BACKENDS
         from accel_model.sweep import sweep
+
         if backend not in BACKENDS:
             raise InputError(f"--backend: unknown backend {backend!r}; allowed: {sorted(BACKENDS)}")
         layers, accel = resolve_layers_and_hw(layers_path, net, image_size, hw_path)
