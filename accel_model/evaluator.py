@@ -33,28 +33,32 @@ FORMAT = "coexplore-evaluator-v1"
 
 
 class CostEvaluator(nn.Module):
-    """MLP over [layer features, accelerator groups + expected normalized fields, analytic features]."""
+    """An ensemble of MLPs over [layer features, accelerator groups + expected normalized fields,
+    analytic features]; each predicts the log residual over the analytic base."""
 
-    def __init__(self, space: DesignSpace | None = None, hidden: int = 128, depth: int = 3):
+    def __init__(self, space: DesignSpace | None = None, hidden: int = 128, depth: int = 3, members: int = 1):
         super().__init__()
         self.space = space or DesignSpace()
         self.relax = AccelRelaxation(self.space)
-        self.hidden, self.depth = hidden, depth
+        self.hidden, self.depth, self.n_members = hidden, depth, members
         self.in_dim = (
             len(LAYER_FEATURES) + sum(self.relax.sizes) + len(NUMERIC_FIELDS) + len(ANALYTIC_FEATURES)
         )
-        layers, width = [], self.in_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.SiLU()]
-            width = hidden
-        layers.append(nn.Linear(width, 2))
-        self.mlp = nn.Sequential(*layers)
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        self.members = nn.ModuleList([self._mlp(hidden, depth) for _ in range(members)])
         self.register_buffer("feature_mean", torch.zeros(self.in_dim))
         self.register_buffer("feature_std", torch.ones(self.in_dim))
         log_mac = [math.log(mac_energy_pj(b)) for b in self.space.bits]
         self.register_buffer("log_mac_pj", torch.tensor(log_mac), persistent=False)
+
+    def _mlp(self, hidden: int, depth: int) -> nn.Sequential:
+        layers, width = [], self.in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        last = nn.Linear(width, 2)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        return nn.Sequential(*layers, last)
 
     # -- inputs ---------------------------------------------------------------------------------------
     def _accel_parts(self, probs: AccelProbs) -> dict[str, torch.Tensor]:
@@ -91,8 +95,14 @@ class CostEvaluator(nn.Module):
         x = torch.cat([lf.expand(*shape, -1), a["groups"].expand(*shape, -1), analytic], dim=-1)
         return x, torch.stack([base_lat, base_energy], dim=-1)
 
+    def member_outputs(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """``[members, ..., 2]``: each ensemble member's prediction (trained independently)."""
+        z = (x - self.feature_mean) / self.feature_std
+        return torch.stack([base + mlp(z) for mlp in self.members])
+
     def _head(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-        return base + self.mlp((x - self.feature_mean) / self.feature_std)
+        """The ensemble's prediction: the mean of the members' log predictions."""
+        return self.member_outputs(x, base).mean(0)
 
     # -- predictions ----------------------------------------------------------------------------------
     def pairs(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
@@ -153,6 +163,7 @@ def save_evaluator(model: CostEvaluator, path: str | Path, metadata: dict[str, A
             "space": model.space.to_dict(),
             "hidden": model.hidden,
             "depth": model.depth,
+            "members": model.n_members,
             "metadata": metadata,
         },
         buffer,
@@ -179,7 +190,7 @@ def load_evaluator(path: str | Path = DEFAULT_EVALUATOR) -> CostEvaluator:
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"{path}: not a coexplore evaluator (expected format {FORMAT})")
     space = DesignSpace(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["space"].items()})
-    model = CostEvaluator(space, blob["hidden"], blob["depth"])
+    model = CostEvaluator(space, blob["hidden"], blob["depth"], blob.get("members", 1))
     model.load_state_dict(blob["state_dict"])
     model.metadata = blob["metadata"]
     return model.eval()

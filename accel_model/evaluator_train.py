@@ -33,6 +33,7 @@ METRICS = ("latency", "energy")
 class EvaluatorSettings:
     hidden: int = 128
     depth: int = 3
+    members: int = 5
     epochs: int = 200
     batch_size: int = 256
     lr: float = 2e-3
@@ -107,7 +108,8 @@ def fit(
         model.train()
         order = fit_idx[torch.randperm(len(fit_idx), generator=gen)]
         for batch in order.split(settings.batch_size):
-            loss = torch.nn.functional.mse_loss(model._head(x[batch], base[batch]), y[batch])
+            # each member fits the targets on its own (independent members make a useful ensemble)
+            loss = (model.member_outputs(x[batch], base[batch]) - y[batch]).pow(2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -144,7 +146,7 @@ def split_report(
     for name, split in SPLITS.items():
         held = split(samples, settings.test_fraction, settings.seed)
         torch.manual_seed(settings.seed)
-        model = CostEvaluator(space, settings.hidden, settings.depth)
+        model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
         info = fit(model, samples, torch.nonzero(~held).squeeze(1), settings, progress, desc=name)
         report[name] = info | {"test": row_errors(model, samples, torch.nonzero(held).squeeze(1))}
     return report
@@ -163,7 +165,7 @@ def train_evaluator(
     samples = load_samples(dataset, space)
     report = split_report(samples, space, settings, progress) if splits else {}
     torch.manual_seed(settings.seed)
-    model = CostEvaluator(space, settings.hidden, settings.depth)
+    model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
     info = fit(model, samples, torch.arange(len(samples)), settings, progress, desc="final")
     metadata = {
         "dataset": str(dataset),

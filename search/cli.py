@@ -194,3 +194,6 @@ cli_accel.register(main)
 if __name__ == "__main__":
     main()
 cli_evaluator.register(main)
+from search import cli_hwgen  # noqa: E402
+
+cli_hwgen.register(main)

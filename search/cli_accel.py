@@ -164,12 +164,11 @@ def register(main: click.Group) -> None:
     def dataset_build(samples, workers, seed, out, scheduler, cache, lpf_limit):
         """Simulate sampled accelerators x layers (search space + common CNNs); resumes via the cache."""
         from accel_model.dataset import build_dataset
-        from nas.model import candidate_layer_shapes
+        from search.heldout import dataset_search_space_layers
 
         if not str(out).endswith((".csv", ".csv.gz")):
             raise InputError(f"--out: {out} must end in .csv or .csv.gz")
-        space = SearchSpace()
-        layers = candidate_layer_shapes(space, 28, 1) + candidate_layer_shapes(space, 32, 3)
+        layers = dataset_search_space_layers()
         settings = {} if lpf_limit is None else {"lpf_limit": lpf_limit}
         command = f"coexplore dataset build --samples {samples} --seed {seed}" + (
             f" --lpf-limit {lpf_limit}" if lpf_limit else ""

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
-from accel_model.dataset import read_table, row_to_pair
+from accel_model.dataset import (
+    common_layers,
+    provenance_path,
+    read_table,
+    row_to_pair,
+    sample_pairs,
+    unique_pool,
+)
 from accel_model.domain import Accelerator, LayerShape
 from accel_model.evaluator_report import heldout_accelerators
 from accel_model.networks import network_layers
 from accel_model.space import DesignSpace
-from nas.model import build_child
+from nas.model import build_child, candidate_layer_shapes
 from nas.space import SearchSpace
 
 # (registered network, input pixels): ImageNet-shaped ResNet-18 / MobileNetV2, CIFAR ResNet-20.
@@ -29,8 +38,22 @@ def heldout_networks(archs: int, seed: int, image_size: int = 28) -> dict[str, l
     return nets
 
 
+def dataset_search_space_layers() -> list[LayerShape]:
+    """The search-space layers of the simulator dataset: 1-channel 28 px and 3-channel 32 px inputs."""
+    space = SearchSpace()
+    return candidate_layer_shapes(space, 28, 1) + candidate_layer_shapes(space, 32, 3)
+
+
 def dataset_accelerators(dataset: str) -> set[Accelerator]:
-    return {row_to_pair(row)[1] for row in read_table(dataset)}
+    """Accelerators in the table, and those its provenance plans (a partial build will add them)."""
+    found = {row_to_pair(row)[1] for row in read_table(dataset)}
+    try:
+        prov = json.loads(provenance_path(Path(dataset)).read_text())
+        pool = unique_pool([("search_space", x) for x in dataset_search_space_layers()] + common_layers())
+        found |= {accel for _, _, accel in sample_pairs(pool, prov["samples"], prov["seed"], DesignSpace())}
+    except (OSError, ValueError, KeyError):
+        pass
+    return found
 
 
 def heldout_setup(dataset: str, accels: int, archs: int, seed: int):

@@ -22,8 +22,8 @@ SPACE = DesignSpace()
 def random_evaluator():
     """Untrained but with a non-zero head, so every input matters."""
     torch.manual_seed(0)
-    model = CostEvaluator(SPACE, hidden=32, depth=2)
-    torch.nn.init.normal_(model.mlp[-1].weight, std=0.1)
+    model = CostEvaluator(SPACE, hidden=32, depth=2, members=2)
+    torch.nn.init.normal_(model.members[0][-1].weight, std=0.1)
     return model.eval()
 
 

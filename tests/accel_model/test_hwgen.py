@@ -24,7 +24,7 @@ SMALL = DesignSpace(pe_rows=(8, 16), pe_cols=(8, 16), rf_bytes=(16, 64), glb_kib
 def setup():
     torch.manual_seed(0)
     model = CostEvaluator(SMALL, hidden=16, depth=1)
-    torch.nn.init.normal_(model.mlp[-1].weight, std=0.1)
+    torch.nn.init.normal_(model.members[0][-1].weight, std=0.1)
     return model.eval(), cost_template(SearchSpace(), 28)
 
 

@@ -1,0 +1,82 @@
+"""Does the hardware generator pick good accelerators? Compared, per architecture, with enumerating
+the whole design space with the evaluator and verifying the top candidates with the simulator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from accel_model.evaluator import CostEvaluator
+from accel_model.expected_cost import CostTemplate
+from accel_model.hwgen import enumerate_space, generate
+from accel_model.simulators.zigzag_backend import accelerator_area
+from accel_model.sweep import sweep
+from nas.arch import Arch
+from nas.model import build_child
+from nas.space import SearchSpace
+
+
+def simulated_objective(layer_costs, accel, objective: dict[str, float]) -> float:
+    """Log objective from simulated per-layer costs (summed) and the exact area."""
+    totals = {
+        "latency": sum(c.latency_cycles for c in layer_costs),
+        "energy": sum(c.energy_pj for c in layer_costs),
+        "area": accelerator_area(accel),
+    }
+    return sum(w * math.log(totals[m]) for m, w in objective.items())
+
+
+def hwgen_check(
+    evaluator: CostEvaluator,
+    generator: torch.nn.Module,
+    template: CostTemplate,
+    archs: Sequence[Arch],
+    objective: dict[str, float],
+    image_size: int = 28,
+    top_k: int = 10,
+    workers: int = 2,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    space = SearchSpace()
+    plans = []
+    for arch in archs:
+        probs = template.one_hot([arch.ops])
+        top = [accel for accel, _ in enumerate_space(evaluator, template, probs, objective, top_k)]
+        plans.append((arch, generate(generator, evaluator, probs)[0], top))
+    pairs, index = [], {}
+    for arch, generated, top in plans:
+        layers = build_child(space, arch).layer_shapes(image_size)
+        for accel in dict.fromkeys([generated, *top]):
+            index[(arch, accel)] = (len(pairs), len(layers))
+            pairs += [(layer, accel) for layer in layers]
+    records = sweep(pairs, "zigzag", None, None, workers, progress=progress).records
+
+    def simulated(arch, accel) -> float:
+        start, n = index[(arch, accel)]
+        chunk = records[start : start + n]
+        if any(r.status != "ok" for r in chunk):
+            return math.inf
+        return simulated_objective([r.cost for r in chunk], accel, objective)
+
+    rows = []
+    for arch, generated, top in plans:
+        scores = {accel: simulated(arch, accel) for accel in top}
+        best = min(scores, key=scores.get)
+        gen_score = simulated(arch, generated)
+        rows.append({
+            "arch": ",".join(arch.ops),
+            "generated": _short(generated),
+            "best_of_top": _short(best),
+            "generated_in_top": generated in top,
+            "generated_rank_in_top": top.index(generated) + 1 if generated in top else "",
+            "ratio": math.exp(gen_score - scores[best]),
+        })  # fmt: skip
+    return rows
+
+
+def _short(accel) -> str:
+    a = accel
+    return f"{a.pe_rows}x{a.pe_cols} rf{a.rf_bytes} glb{a.glb_kib} {a.dataflow} {a.bits}b"
