@@ -160,7 +160,36 @@ def build_dataset(
     progress: bool = True,
     checkpoint_every: int = 1000,
 ) -> dict[str, Any]:
-    """Simulate ``samples`` sampled pairs and write ``out`` (.csv.gz) and its .provenance.json.
+    """Simulate ``samples`` sampled pairs and write ``out`` (.csv.gz) and its .provenance.json."""
+    space = space or DesignSpace()
+    pool = unique_pool([("search_space", layer) for layer in search_space_layers] + common_layers())
+    meta = {
+        "layer_pool": {
+            "unique_layers": len(pool),
+            "search_space": sum(s == "search_space" for s, _ in pool),
+            "common_networks": [f"{n}@{hw}px" for n, hw in COMMON_NETWORKS],
+        },
+        "design_space": space.to_dict(),
+        "seed": seed,
+        "samples": samples,
+        "rebuild": command or f"coexplore dataset build --samples {samples} --seed {seed} --out {out}",
+    }
+    pairs = sample_pairs(pool, samples, seed, space)
+    return simulate_table(out, pairs, meta, workers, settings, cache, scheduler, progress, checkpoint_every)
+
+
+def simulate_table(
+    out: str | Path,
+    pairs: Sequence[tuple[str, LayerShape, Accelerator]],
+    meta: dict[str, Any],
+    workers: int = 2,
+    settings: dict[str, Any] | None = None,
+    cache=None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    checkpoint_every: int = 1000,
+) -> dict[str, Any]:
+    """Simulate tagged (source, layer, accelerator) pairs into a table ``out`` with its provenance.
 
     Every ``checkpoint_every`` results the table is rewritten with the rows done so far (marked
     ``"complete": false`` in the provenance), so a long build leaves usable partial files."""
@@ -168,24 +197,12 @@ def build_dataset(
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    space = space or DesignSpace()
-    pool = unique_pool([("search_space", layer) for layer in search_space_layers] + common_layers())
-    pairs = sample_pairs(pool, samples, seed, space)
     sim = make_simulator("zigzag", **(settings or {}))
     start, done = time.time(), {}
-    meta = {
-        "layer_pool": {
-            "unique_layers": len(pool),
-            "search_space": sum(s == "search_space" for s, _ in pool),
-            "common_networks": [f"{n}@{hw}px" for n, hw in COMMON_NETWORKS],
-        },
+    meta = meta | {
         "backend": sim.name,
         "backend_version": sim.version,
         "settings": sim.settings(),
-        "design_space": space.to_dict(),
-        "seed": seed,
-        "samples": samples,
-        "rebuild": command or f"coexplore dataset build --samples {samples} --seed {seed} --out {out}",
         "python": platform.python_version(),
     }
 
@@ -207,7 +224,7 @@ def build_dataset(
 
     def on_result(i: int, record: Record) -> None:
         done[i] = record
-        if checkpoint_every and len(done) % checkpoint_every == 0 and len(done) < samples:
+        if checkpoint_every and len(done) % checkpoint_every == 0 and len(done) < len(pairs):
             save(complete=False)
 
     db = cache if isinstance(cache, SimulationCache) else SimulationCache(cache or default_cache_path())

@@ -23,13 +23,15 @@ from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
 from accel_model.soft_accel import AccelProbs, AccelRelaxation
 from accel_model.space import NUMERIC_FIELDS, DesignSpace
-from accel_model.technology import DRAM_BITS_PER_CYCLE, DRAM_PJ_PER_64B, mac_energy_pj
+from accel_model.technology import DRAM_BITS_PER_CYCLE, DRAM_PJ_PER_64B, GLB_PORT_BITS, mac_energy_pj
 
 ANALYTIC_FEATURES = (
     "log_compute_cycles", "log_dram_cycles", "log_mac_pj", "log_dram_pj", "log_utilization",
     "log_base_latency", "log_base_energy", "log_footprint_per_glb",
+    "log_step_weight_words", "log_step_input_words", "log_step_output_words", "log_step_words",
+    "log_step_glb_port_cycles",
 )  # fmt: skip
-FORMAT = "coexplore-evaluator-v1"
+FORMAT = "coexplore-evaluator-v2"
 
 
 class CostEvaluator(nn.Module):
@@ -72,8 +74,10 @@ class CostEvaluator(nn.Module):
             "log_mac_pj": bits @ self.log_mac_pj.to(bits),
         }
 
-    def _assemble(self, lb: LayerBatch, acc: dict[str, torch.Tensor], log_cycles: torch.Tensor, grid: bool):
-        """Features and analytic base. Pairs: all ``[N]``; grid: layers ``[L, 1]`` x accels ``[1, A]``."""
+    def _assemble(self, lb: LayerBatch, acc: dict[str, torch.Tensor], tables: torch.Tensor, grid: bool):
+        """Features and analytic base. Pairs: all ``[N]``; grid: layers ``[L, 1]`` x accels ``[1, A]``;
+        ``tables`` are the expected log tables, ``[N, len(TABLES)]`` or ``[L, A, len(TABLES)]``."""
+        log_cycles = tables[..., 0]
         lf, log_macs, log_el = lb.feats, lb.log_macs, lb.log_elements
         a = dict(acc)
         if grid:
@@ -88,6 +92,7 @@ class CostEvaluator(nn.Module):
             torch.broadcast_tensors(
                 log_cycles, log_dram_cycles, log_mac, log_dram_pj, log_macs - log_cycles - a["log_pes"],
                 base_lat, base_energy, log_el + a["log_bits"] - a["log_glb_bits"],
+                *tables[..., 1:].unbind(-1), tables[..., -1] + a["log_bits"] - math.log(GLB_PORT_BITS),
             ),
             dim=-1,
         )  # fmt: skip
@@ -112,20 +117,20 @@ class CostEvaluator(nn.Module):
     def pair_features(self, lb: LayerBatch, probs: AccelProbs) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw inputs and analytic base of ``pairs`` (training precomputes them once)."""
         r = self.relax
-        log_cycles = torch.einsum(
-            "nrcd,nr,nc,nd->n", lb.log_cycles.to(probs[0]),
+        tables = torch.einsum(
+            "nkrcd,nr,nc,nd->nk", lb.log_tables.to(probs[0]),
             r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
         )  # fmt: skip
-        return self._assemble(lb, self._accel_parts(probs), log_cycles, grid=False)
+        return self._assemble(lb, self._accel_parts(probs), tables, grid=False)
 
     def grid(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
         """Every layer on every accelerator: ``[L, A, 2]``."""
         r = self.relax
-        log_cycles = torch.einsum(
-            "lrcd,ar,ac,ad->la", lb.log_cycles.to(probs[0]),
+        tables = torch.einsum(
+            "lkrcd,ar,ac,ad->lak", lb.log_tables.to(probs[0]),
             r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
         )  # fmt: skip
-        return self._head(*self._assemble(lb, self._accel_parts(probs), log_cycles, grid=True))
+        return self._head(*self._assemble(lb, self._accel_parts(probs), tables, grid=True))
 
     @torch.no_grad()
     def predict_layers(self, layers: Sequence[LayerShape], accel: Accelerator) -> list[Cost]:

@@ -2,7 +2,7 @@
 layer shapes and random rows.
 
 Each split holds out ``test_fraction`` of the groups (accelerators, layer shapes or rows); a further
-random ``val_fraction`` of the rest picks the epoch. The committed model is trained the same way on
+``val_fraction`` of the remaining accelerators picks the epoch. The committed model is trained the same way on
 all rows (a random validation part picks its epoch); its test is the held-out networks
 (``evaluator_report``), which no split here has seen.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,15 +55,24 @@ class Samples:
         return len(self.layers)
 
 
-def load_samples(path: str | Path, space: DesignSpace) -> Samples:
-    rows = [r for r in read_table(path) if r["status"] == "ok"]
-    if not rows:
-        raise ValueError(f"{path}: no successful simulations in the table")
-    pairs = [row_to_pair(r) for r in rows]
-    for _, accel in pairs:
-        space.check(accel)
-    targets = torch.tensor([[float(r["latency_cycles"]), float(r["energy_pj"])] for r in rows]).log()
-    return Samples([p[0] for p in pairs], [p[1] for p in pairs], targets)
+def load_samples(paths: str | Path | Sequence[str | Path], space: DesignSpace) -> Samples:
+    """The ok rows of one or more tables (a pair present in several is kept once)."""
+    seen, layers, accels, targets = set(), [], [], []
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        for row in read_table(path):
+            if row["status"] != "ok":
+                continue
+            layer, accel = row_to_pair(row)
+            if (layer, accel) in seen:
+                continue
+            seen.add((layer, accel))
+            space.check(accel)
+            layers.append(layer)
+            accels.append(accel)
+            targets.append([float(row["latency_cycles"]), float(row["energy_pj"])])
+    if not layers:
+        raise ValueError(f"{paths}: no successful simulations in the table")
+    return Samples(layers, accels, torch.tensor(targets).log())
 
 
 def _group_split(keys: list, fraction: float, seed: int) -> torch.Tensor:
@@ -88,11 +97,12 @@ def fit(
     progress: bool = True,
     desc: str = "evaluator",
 ) -> dict[str, Any]:
-    """Train on ``train_idx`` (less a random validation part); keep the epoch best on validation."""
+    """Train on ``train_idx`` less a validation part (``val_fraction`` of its accelerators, so the epoch
+    kept is the one that generalizes best to accelerators not trained on)."""
     gen = torch.Generator().manual_seed(settings.seed)
-    perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
-    n_val = max(1, int(settings.val_fraction * len(perm)))
-    val_idx, fit_idx = perm[:n_val], perm[n_val:]
+    accels = [samples.accels[i] for i in train_idx.tolist()]
+    held = _group_split(accels, settings.val_fraction, settings.seed + 1)
+    val_idx, fit_idx = train_idx[held], train_idx[~held]
     probs = model.relax.hard(samples.accels)
     x, base = model.pair_features(layer_batch(samples.layers, model.space), probs)
     with torch.no_grad():
@@ -139,11 +149,16 @@ def row_errors(model: CostEvaluator, samples: Samples, idx: torch.Tensor) -> dic
 
 
 def split_report(
-    samples: Samples, space: DesignSpace, settings: EvaluatorSettings, progress: bool = True
+    samples: Samples,
+    space: DesignSpace,
+    settings: EvaluatorSettings,
+    progress: bool = True,
+    names: tuple[str, ...] = tuple(SPLITS),
 ) -> dict[str, Any]:
     """Per split: train on the rest, per-layer errors on the held-out part."""
     report = {}
-    for name, split in SPLITS.items():
+    for name in names:
+        split = SPLITS[name]
         held = split(samples, settings.test_fraction, settings.seed)
         torch.manual_seed(settings.seed)
         model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
@@ -153,7 +168,7 @@ def split_report(
 
 
 def train_evaluator(
-    dataset: str | Path,
+    dataset: str | Path | Sequence[str | Path],
     settings: EvaluatorSettings = EvaluatorSettings(),
     space: DesignSpace | None = None,
     splits: bool = True,
@@ -168,7 +183,7 @@ def train_evaluator(
     model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
     info = fit(model, samples, torch.arange(len(samples)), settings, progress, desc="final")
     metadata = {
-        "dataset": str(dataset),
+        "dataset": [str(p) for p in ([dataset] if isinstance(dataset, (str, Path)) else dataset)],
         "rows": len(samples),
         "settings": asdict(settings),
         "final": info,

@@ -72,7 +72,9 @@ def expected_cost(
     """Expected latency (cycles), energy (pJ) and area (mm^2). ``arch_probs [B, slots, ops]`` pairs
     with ``B`` accelerators, or a single arch (``B = 1``) is costed on every accelerator given."""
     weights = template.layer_weights(arch_probs)  # [B, U]
-    layers = layer_batch(template.unique_layers, evaluator.space)
+    used = torch.nonzero((weights != 0).any(0)).squeeze(1)  # concrete archs use a few layers only
+    weights = weights[:, used]
+    layers = layer_batch(template.unique_layers, evaluator.space).select(used)
     pred = evaluator.grid(layers, accel_probs).exp()  # [U, A, 2]
     if weights.shape[0] not in (1, pred.shape[1]):
         raise ValueError(f"{weights.shape[0]} architectures for {pred.shape[1]} accelerators")

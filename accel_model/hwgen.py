@@ -107,9 +107,17 @@ def train_generator(
     seed: int = 0,
     arch_sampler: Callable[[int, torch.Generator], torch.Tensor] | None = None,
     progress: bool = True,
+    samples: int = 1,
+    reinforce_weight: float = 1.0,
 ) -> list[float]:
     """Minimize the objective of Gumbel-softmax straight-through accelerators (hard forward, soft
-    backward) through the frozen evaluator; tau anneals geometrically. Returns the loss per step."""
+    backward) through the frozen evaluator; tau anneals geometrically. Returns the loss per step.
+
+    Straight-through gradients are local: they cannot tell that changing rows, columns and dataflow
+    together beats changing any one of them. With ``samples > 1`` each architecture draws several
+    accelerators and a score-function term (REINFORCE, the mean of the draws as baseline) also moves
+    probability toward the draws that cost less. (With independent fields it did not escape that trap
+    in our runs either; see the README.) ``samples=1`` is plain straight-through."""
     gen = torch.Generator().manual_seed(seed)
     sampler = arch_sampler or (lambda b, g: random_arch_probs(template, b, g))
     evaluator.requires_grad_(False)
@@ -117,13 +125,21 @@ def train_generator(
     losses = []
     for step in tqdm(range(steps), desc="hardware generator", disable=not progress, leave=False):
         t = tau[0] * (tau[1] / tau[0]) ** (step / max(steps - 1, 1))
-        arch = sampler(batch, gen)
-        accel = evaluator.relax.gumbel_straight_through(model(arch), t, gen)
-        loss = log_objective(expected_cost(evaluator, template, arch, accel), objective).mean()
+        arch = sampler(batch, gen).repeat_interleave(samples, dim=0)
+        logits = model(arch)
+        accel = evaluator.relax.gumbel_straight_through(logits, t, gen)
+        cost = log_objective(expected_cost(evaluator, template, arch, accel), objective)
+        loss = cost.mean()
+        if samples > 1:
+            picked = zip(logits, accel, strict=True)
+            log_prob = sum((torch.log_softmax(g, -1) * a.detach()).sum(-1) for g, a in picked)
+            advantage = cost.detach().view(-1, samples)
+            advantage = (advantage - advantage.mean(1, keepdim=True)).view(-1)
+            loss = loss + reinforce_weight * (advantage * log_prob).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(loss.item())
+        losses.append(cost.mean().item())
     return losses
 
 

@@ -1,9 +1,10 @@
 """Per-layer inputs of the evaluator network: shape features and analytic tables.
 
-Besides log-scaled dims, each layer carries ``log_cycles[r, c, d]``: the log of its ideal compute cycles
-on every (pe_rows, pe_cols, dataflow) of the design space (``accel_model.mapping``). The evaluator
-takes its expectation under the accelerator's probabilities, so this exact, hand-derived part of the
-cost stays differentiable in soft accelerators and exact at the vertices.
+Besides log-scaled dims, each layer carries tables over every (pe_rows, pe_cols, dataflow) of the design
+space (``TABLES``, from ``accel_model.mapping``): its ideal compute cycles and the operand words the
+array needs per step. The evaluator takes their expectation under the accelerator's probabilities, so
+this exact, hand-derived part of the cost stays differentiable in soft accelerators and exact at the
+vertices.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import lru_cache
 import torch
 
 from accel_model.domain import LayerShape
-from accel_model.mapping import ideal_compute_cycles
+from accel_model.mapping import ideal_compute_cycles, spatial_operand_words
 from accel_model.space import DesignSpace
 
 LAYER_FEATURES = (
@@ -24,6 +25,11 @@ LAYER_FEATURES = (
     "depthwise", "log_in_h", "log_in_w", "log_out_h", "log_out_w", "log_batch",
     "log_macs", "log_weights", "log_inputs", "log_outputs",
 )  # fmt: skip
+
+
+# Tables over (pe_rows, pe_cols, dataflow), all logs: ideal compute cycles, and the distinct weight /
+# input / output / total words the PE array touches per step (the global-buffer bandwidth it needs).
+TABLES = ("compute_cycles", "step_weight_words", "step_input_words", "step_output_words", "step_words")
 
 
 def _sizes(layer: LayerShape) -> tuple[int, int, int]:
@@ -46,19 +52,23 @@ def _layer_entry(layer: LayerShape, space: DesignSpace) -> tuple[torch.Tensor, t
         log(layer.groups), float(layer.is_depthwise), log(ih), log(iw), log(oh), log(ow), log(layer.batch),
         log(layer.macs), log(weights), log(inputs), log(outputs),
     ]  # fmt: skip
-    cycles = [
-        [[log(ideal_compute_cycles(layer, r, c, d)) for d in space.dataflow] for c in space.pe_cols]
-        for r in space.pe_rows
-    ]
-    return torch.tensor(feats, dtype=torch.float32), torch.tensor(cycles, dtype=torch.float32)
+    tables = torch.zeros(len(TABLES), len(space.pe_rows), len(space.pe_cols), len(space.dataflow))
+    for i, r in enumerate(space.pe_rows):
+        for j, c in enumerate(space.pe_cols):
+            for k, d in enumerate(space.dataflow):
+                words = spatial_operand_words(layer, r, c, d)
+                tables[:, i, j, k] = torch.tensor(
+                    [log(ideal_compute_cycles(layer, r, c, d)), *(log(w) for w in words), log(sum(words))]
+                )
+    return torch.tensor(feats, dtype=torch.float32), tables
 
 
 @dataclass(frozen=True)
 class LayerBatch:
-    """``feats [L, len(LAYER_FEATURES)]``, ``log_cycles [L, rows, cols, dataflows]``."""
+    """``feats [L, len(LAYER_FEATURES)]``, ``log_tables [L, len(TABLES), rows, cols, dataflows]``."""
 
     feats: torch.Tensor
-    log_cycles: torch.Tensor
+    log_tables: torch.Tensor
 
     def __len__(self) -> int:
         return self.feats.shape[0]
@@ -74,7 +84,7 @@ class LayerBatch:
         return torch.logsumexp(self.feats[:, i : i + 3], dim=1)
 
     def select(self, index: torch.Tensor) -> LayerBatch:
-        return LayerBatch(self.feats[index], self.log_cycles[index])
+        return LayerBatch(self.feats[index], self.log_tables[index])
 
 
 def layer_batch(layers: Sequence[LayerShape], space: DesignSpace | None = None) -> LayerBatch:

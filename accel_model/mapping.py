@@ -71,3 +71,23 @@ def ideal_compute_cycles(layer: LayerShape, pe_rows: int, pe_cols: int, dataflow
         for name, factor in entries:
             unrolled[name] *= factor
     return math.prod(math.ceil(size / unrolled[name]) for name, size in dims.items())
+
+
+def spatial_operand_words(
+    layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str
+) -> tuple[int, int, int]:
+    """Distinct weight, input and output words the array touches in one step of the temporal loops:
+    what the global buffer must feed when the register files give no reuse. Inputs count the halo of
+    unrolled output pixels x filter taps."""
+    dims = layer_dims(layer)
+    u = {name: 1 for name in dims}
+    for entries in spatial_unrolling(layer, pe_rows, pe_cols, dataflow).values():
+        for name, factor in entries:
+            u[name] *= factor
+    s = layer.stride
+    weights = u.get("G", 1) * u.get("K", 1) * u.get("C", 1) * u["FY"] * u["FX"]
+    inputs = (
+        u["B"] * u.get("G", 1) * u.get("C", 1) * ((u["OY"] - 1) * s + u["FY"]) * ((u["OX"] - 1) * s + u["FX"])
+    )
+    outputs = u["B"] * u.get("G", 1) * u.get("K", 1) * u["OY"] * u["OX"]
+    return weights, inputs, outputs

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/evaluator_speed.py [--threads 2] [--out benchmarks/out/evaluator_speed.json]
 
 Three batch workloads, each timed after a warm-up (best of 3 repeats):
-- layers: distinct (layer, accelerator) pairs (the 156 layer shapes of the simulator dataset x A);
+- layers: distinct (layer, accelerator) pairs (the 52 distinct layers of ResNet-18, MobileNetV2 and
+  ResNet-20 x A);
 - search-space networks x accelerators: random children of the search space share their candidate
   layers, so each distinct layer is predicted once per accelerator and networks are sums (this is how
   the search and the hardware generator use it);

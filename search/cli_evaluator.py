@@ -17,6 +17,11 @@ from search.cli_accel import (
 )
 from search.cli_util import InputError, bad_input_is_exit_2
 
+# The uniform sample and, when present, its top-k refinement (``coexplore dataset refine``).
+DEFAULT_TRAINING_TABLES = tuple(
+    str(p) for p in (DEFAULT_DATASET, DEFAULT_DATASET.with_name("zigzag_refine.csv.gz")) if p.exists()
+) or (str(DEFAULT_DATASET),)
+
 EVALUATOR_OPTION = click.option(
     "--evaluator", "evaluator_path", default=str(DEFAULT_EVALUATOR), show_default=True,
     help="Trained evaluator file (.pt).",
@@ -59,14 +64,15 @@ def register(main: click.Group) -> None:
         """The evaluator network: a differentiable imitation of the simulator."""
 
     @evaluator.command("train")
-    @click.option("--dataset", default=str(DEFAULT_DATASET), show_default=True, help="Simulator table.")
+    @click.option("--dataset", "datasets", multiple=True, default=DEFAULT_TRAINING_TABLES, show_default=True,
+                  help="Simulator table(s); repeat the option for several.")  # fmt: skip
     @click.option("--out", default=str(DEFAULT_EVALUATOR), show_default=True, help="Evaluator file (.pt).")
     @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs.")
     @click.option("--hidden", type=click.IntRange(min=4), default=None, help="MLP width.")
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--splits/--no-splits", default=True, show_default=True,
                   help="Also train and report held-out splits: accelerators, layers, rows.")  # fmt: skip
-    def evaluator_train(dataset, out, epochs, hidden, seed, splits):
+    def evaluator_train(datasets, out, epochs, hidden, seed, splits):
         """Train the evaluator on the simulator dataset; write it and a JSON report beside it."""
         from dataclasses import replace
 
@@ -76,7 +82,8 @@ def register(main: click.Group) -> None:
         settings = replace(EvaluatorSettings(), seed=seed)
         settings = replace(settings, **{k: v for k, v in {"epochs": epochs, "hidden": hidden}.items() if v})
         with bad_input_is_exit_2("--dataset"):
-            model, metadata = train_evaluator(_check_dataset(dataset), settings, splits=splits)
+            tables = [_check_dataset(path) for path in datasets]
+            model, metadata = train_evaluator(tables, settings, splits=splits)
         save_evaluator(model, out, metadata)
         report = Path(out).with_suffix(".json")
         report.write_text(json.dumps(metadata, indent=1) + "\n")
@@ -99,14 +106,23 @@ def register(main: click.Group) -> None:
     @click.option("--out", default="results/evaluator", show_default=True, help="Output folder.")
     def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out):
         """Simulate held-out networks x accelerators and compare: CSV, summary JSON, parity plot."""
+        from accel_model.dataset import read_table, row_to_pair
         from accel_model.evaluator_report import network_errors, parity_plot, simulate_networks, write_rows
         from search.heldout import heldout_setup
 
         model = load_evaluator_or_exit(evaluator_path)
         with bad_input_is_exit_2("--dataset"):
             networks, accelerators = heldout_setup(_check_dataset(dataset), accels, archs, seed)
+        trained_on = set()
+        for table in getattr(model, "metadata", {}).get("dataset", []):
+            table = Path(table) if Path(table).exists() else DEFAULT_DATASET.with_name(Path(table).name)
+            if table.exists():  # recorded paths are absolute; on another machine look in the data dir
+                trained_on |= {row_to_pair(row)[1] for row in read_table(table)}
+        if trained_on & set(accelerators):
+            raise InputError("held-out accelerators overlap the evaluator's training data; change --seed")
         simulated = simulate_networks(networks, accelerators, workers=workers)
         rows, summary = network_errors(model, networks, accelerators, simulated)
+        summary["training_tables_checked_for_overlap"] = getattr(model, "metadata", {}).get("dataset", [])
         out = Path(out)
         write_rows(out / "networks.csv", rows)
         (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

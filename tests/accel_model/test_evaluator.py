@@ -3,19 +3,21 @@ import random
 import pytest
 import torch
 
+from accel_model.dataset import read_table, row_to_pair
 from accel_model.domain import Accelerator, LayerShape
-from accel_model.evaluator import CostEvaluator, load_evaluator, save_evaluator
+from accel_model.evaluator import DEFAULT_EVALUATOR, CostEvaluator, load_evaluator, save_evaluator
 from accel_model.expected_cost import expected_cost
 from accel_model.layer_features import layer_batch
 from accel_model.mapping import ideal_compute_cycles
 from accel_model.metrics import error_summary, spearman
-from accel_model.simulators.zigzag_backend import accelerator_area
+from accel_model.simulators.zigzag_backend import ZigZagSimulator, accelerator_area
 from accel_model.space import DesignSpace
 from nas.cost_template import cost_template
 from nas.model import build_child
 from nas.space import SearchSpace
 
 SPACE = DesignSpace()
+DEFAULT_DATASET = DEFAULT_EVALUATOR.with_name("zigzag_dataset.csv.gz")
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,24 @@ def test_error_summary_and_spearman():
     s = error_summary(torch.tensor([110.0, 95.0]), torch.tensor([100.0, 100.0]))
     assert s["mape_pct"] == pytest.approx(7.5)
     assert s["within_5pct"] == 0.5 and s["within_10pct"] == 1.0
+
+
+@pytest.mark.skipif(not DEFAULT_EVALUATOR.exists(), reason="no committed evaluator")
+def test_committed_evaluator_matches_the_simulator_within_its_reported_error():
+    model = load_evaluator()
+    reported = model.metadata["splits"]["random"]["test"]  # per-layer errors on rows it never saw
+    rows = [r for r in read_table(DEFAULT_DATASET)[:300] if r["status"] == "ok"]
+    pairs = [row_to_pair(r) for r in rows]
+    pred = model.pairs(layer_batch([p[0] for p in pairs]), model.relax.hard([p[1] for p in pairs]))
+    actual = torch.tensor([[float(r["latency_cycles"]), float(r["energy_pj"])] for r in rows])
+    ape = ((pred.detach().exp() - actual).abs() / actual * 100).mean(0)
+    assert ape[0] <= reported["latency"]["mape_pct"] and ape[1] <= reported["energy"]["mape_pct"]
+    # and one fresh simulation the evaluator never saw
+    layer, accel = LayerShape(24, 72, 1, 1, 1, (14, 14)), Accelerator(20, 12, 32, 64, "OS", 4)
+    simulated = ZigZagSimulator().simulate(layer, accel)
+    predicted = model.predict_layers([layer], accel)[0]
+    assert (
+        abs(predicted.latency_cycles / simulated.latency_cycles - 1) * 100
+        <= 3 * reported["latency"]["mape_pct"]
+    )
+    assert abs(predicted.energy_pj / simulated.energy_pj - 1) * 100 <= 3 * reported["energy"]["mape_pct"]
