@@ -18,7 +18,9 @@ from accel_model.domain import Accelerator
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate, expected_cost
 from accel_model.soft_accel import AccelProbs
+from accel_model.space import FIELDS
 
+DATAFLOW = FIELDS.index("dataflow")
 METRIC_KEYS = {"latency": "latency_cycles", "energy": "energy_pj", "area": "area_mm2"}
 OBJECTIVES: dict[str, dict[str, float]] = {
     "latency": {"latency": 1.0},
@@ -62,9 +64,12 @@ class HardwareGenerator(nn.Module):
         super().__init__()
         self.field_sizes = list(field_sizes)
         self.net = nn.Sequential(
-            nn.Linear(slots * ops, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(slots * ops, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
             nn.Linear(hidden, sum(field_sizes)),
-        )  # fmt: skip
+        )
 
     def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
         return list(self.net(arch_probs.flatten(1)).split(self.field_sizes, dim=1))
@@ -81,6 +86,68 @@ class FreeAccelerator(nn.Module):
 
     def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
         return [g.expand(arch_probs.shape[0], -1) for g in self.logits]
+
+
+class PerDataflowGenerator(nn.Module):
+    """One ``HardwareGenerator`` per dataflow, each with its dataflow fixed; the frozen evaluator picks
+    among their accelerators per architecture (``select_accelerators``).
+
+    Independent per-field logits get trapped: the best array shape depends on the dataflow, and
+    straight-through gradients never change rows, columns and dataflow together. Fixing the dataflow
+    per member removes that coupling; the evaluator's choice among 3 candidates is exact."""
+
+    default_lr = HardwareGenerator.default_lr
+
+    def __init__(self, slots: int, ops: int, field_sizes: list[int], hidden: int = 128):
+        super().__init__()
+        self.field_sizes = list(field_sizes)
+        self.members = nn.ModuleList(
+            [HardwareGenerator(slots, ops, field_sizes, hidden) for _ in range(field_sizes[DATAFLOW])]
+        )
+
+    def member(self, k: int) -> nn.Module:
+        return _FixedDataflow(self.members[k], k)
+
+
+class _FixedDataflow(nn.Module):
+    def __init__(self, inner: HardwareGenerator, dataflow: int):
+        super().__init__()
+        self.inner, self.dataflow, self.default_lr = inner, dataflow, inner.default_lr
+
+    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
+        logits = self.inner(arch_probs)
+        fixed = torch.full_like(logits[DATAFLOW], -1e4)
+        fixed[:, self.dataflow] = 0.0
+        return logits[:DATAFLOW] + [fixed] + logits[DATAFLOW + 1 :]
+
+
+def train_per_dataflow(model: PerDataflowGenerator, *args, **kwargs) -> list[list[float]]:
+    """``train_generator`` for every member (same arguments); the losses of each."""
+    return [train_generator(model.member(k), *args, **kwargs) for k in range(len(model.members))]
+
+
+@torch.no_grad()
+def select_accelerators(
+    model: nn.Module,
+    evaluator: CostEvaluator,
+    template: CostTemplate,
+    objective: dict[str, float],
+    arch_probs: torch.Tensor,
+) -> list[Accelerator]:
+    """The generator's accelerator per architecture; for a ``PerDataflowGenerator`` the member whose
+    accelerator the evaluator scores best."""
+    if not isinstance(model, PerDataflowGenerator):
+        return generate(model, evaluator, arch_probs)
+    relax = evaluator.relax
+    candidates = [relax.argmax(model.member(k)(arch_probs)) for k in range(len(model.members))]
+    scores = torch.stack(
+        [
+            log_objective(expected_cost(evaluator, template, arch_probs, relax.hard(c)), objective)
+            for c in candidates
+        ]
+    )
+    best = scores.argmin(0)
+    return [candidates[int(k)][b] for b, k in enumerate(best)]
 
 
 def random_arch_probs(template: CostTemplate, batch: int, generator: torch.Generator) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate
-from accel_model.hwgen import enumerate_space, generate
+from accel_model.hwgen import enumerate_space, select_accelerators
 from accel_model.simulators.zigzag_backend import accelerator_area
 from accel_model.sweep import sweep
 from nas.arch import Arch
@@ -45,7 +45,8 @@ def hwgen_check(
     for arch in archs:
         probs = template.one_hot([arch.ops])
         top = [accel for accel, _ in enumerate_space(evaluator, template, probs, objective, top_k)]
-        plans.append((arch, generate(generator, evaluator, probs)[0], top))
+        generated = select_accelerators(generator, evaluator, template, objective, probs)[0]
+        plans.append((arch, generated, top))
     pairs, index = [], {}
     for arch, generated, top in plans:
         layers = build_child(space, arch).layer_shapes(image_size)

@@ -7,12 +7,15 @@ from accel_model.hwgen import (
     OBJECTIVES,
     FreeAccelerator,
     HardwareGenerator,
+    PerDataflowGenerator,
     enumerate_space,
     generate,
     log_objective,
     parse_objective,
     random_arch_probs,
+    select_accelerators,
     train_generator,
+    train_per_dataflow,
 )
 from accel_model.space import DesignSpace
 from nas.cost_template import cost_template
@@ -69,3 +72,21 @@ def test_free_logits_find_the_enumerated_optimum_of_one_arch(setup):
     evaluator, template = setup
     arch = template.one_hot([SearchSpace().default_arch().ops])
     _train_and_check(FreeAccelerator(evaluator.relax.sizes), evaluator, template, lambda b, g: arch)
+
+
+def test_per_dataflow_generator_fixes_each_members_dataflow_and_picks_the_best(setup):
+    evaluator, template = setup
+    torch.manual_seed(0)
+    model = PerDataflowGenerator(len(template.options), len(template.ops), evaluator.relax.sizes, hidden=16)
+    assert len(model.members) == len(SMALL.dataflow)
+    train_per_dataflow(model, evaluator, template, OBJECTIVES["edap"], 20, 8, progress=False)
+    arch = template.one_hot([SearchSpace().default_arch().ops])
+    candidates = [evaluator.relax.argmax(model.member(k)(arch))[0] for k in range(len(model.members))]
+    assert [c.dataflow for c in candidates] == list(SMALL.dataflow)
+    chosen = select_accelerators(model, evaluator, template, OBJECTIVES["edap"], arch)[0]
+
+    def score(accel):
+        costs = expected_cost(evaluator, template, arch, evaluator.relax.hard([accel]))
+        return log_objective(costs, OBJECTIVES["edap"]).item()
+
+    assert chosen in candidates and score(chosen) == min(score(c) for c in candidates)

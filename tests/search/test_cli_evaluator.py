@@ -73,3 +73,12 @@ def test_evaluator_train_bad_dataset_exit_2(tmp_path):
     result = run("evaluator", "train", "--dataset", bad, "--out", tmp_path / "e.pt")
     assert result.exit_code == 2 and "missing columns" in result.output
     assert not (tmp_path / "e.pt").exists()
+
+
+def test_hwgen_bad_input_exit_2(tmp_path):
+    junk = write(tmp_path, "junk.pt", "garbage")
+    result = run("hwgen", "check", "--generator", junk, "--evaluator", junk)
+    assert result.exit_code == 2 and "not a readable evaluator file" in result.output
+    result = run("hwgen", "train", "--objective", "speed=1", "--out", tmp_path / "g.pt")
+    assert result.exit_code == 2 and "unknown metric 'speed'" in result.output
+    assert not (tmp_path / "g.pt").exists()
