@@ -1,0 +1,190 @@
+"""``quantize_model``: fake-quantize any BatchNorm CNN for a ``QuantSpec``.
+
+Placement: every ``nn.Conv2d`` and ``nn.Linear`` is replaced by a wrapper that quantizes its *input*
+activation (per tensor) and its *weight* (per output channel) before the float op; BatchNorm,
+activations, pooling and residual additions stay in float (they are folded or fused by an integer
+runtime). With ``keep_first_last_8bit`` the first conv and the last linear use 8 bits for both.
+
+Activation ranges are calibrated, then frozen: ``calibrate(model, batches)`` runs batches through the
+model with every activation quantizer observing (no quantization while observing). Observers: a
+bias-corrected EMA of per-batch min/max (``m_t = b m_{t-1} + (1 - b) x_t``, reported as
+``m_t / (1 - b^t)``, so early batches are not pulled toward the zero init), or percentiles over a
+subsample of all observed values. A tensor that never goes below zero gets an unsigned range.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from dfq.quantizers import affine_params, fake_quantize, per_channel_minmax, per_channel_mse
+
+WEIGHT_CLIPPING = {"minmax": per_channel_minmax, "mse": per_channel_mse}
+OBSERVERS = ("ema", "percentile")
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    w_bits: int = 8
+    a_bits: int = 8
+    per_channel: bool = True
+    symmetric: bool = False  # only asymmetric is implemented; kept for the DESIGN.md field list
+    keep_first_last_8bit: bool = True
+    weight_clipping: str = "minmax"
+    observer: str = "ema"
+    ema_momentum: float = 0.9
+    percentile: float = 99.99
+
+    def __post_init__(self) -> None:
+        for name in ("w_bits", "a_bits"):
+            if not 2 <= getattr(self, name) <= 16:
+                raise ValueError(f"{name} must be in 2..16, got {getattr(self, name)}")
+        if self.symmetric:
+            raise ValueError("symmetric quantization is not implemented; use symmetric=False")
+        if self.weight_clipping not in WEIGHT_CLIPPING:
+            raise ValueError(f"weight_clipping must be one of {sorted(WEIGHT_CLIPPING)}")
+        if self.observer not in OBSERVERS:
+            raise ValueError(f"observer must be one of {list(OBSERVERS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ActivationQuantizer(nn.Module):
+    """Per-tensor activation fake quantizer with a calibration phase, then frozen parameters."""
+
+    def __init__(self, bits: int, observer: str = "ema", momentum: float = 0.9, percentile: float = 99.99):
+        super().__init__()
+        self.bits, self.observer, self.momentum, self.percentile = bits, observer, momentum, percentile
+        self.observing = False
+        self.register_buffer("ema", torch.zeros(2))  # running (min, max), before bias correction
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("zero_point", torch.zeros(()))
+        self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+        self.samples: list[torch.Tensor] = []
+        self.seen_negative = False
+
+    def observe(self, x: torch.Tensor) -> None:
+        x = x.detach().float()
+        self.seen_negative |= bool((x < 0).any())
+        if self.observer == "ema":
+            self.steps += 1
+            self.ema.mul_(self.momentum).add_((1 - self.momentum) * torch.stack([x.min(), x.max()]))
+        else:
+            flat = x.flatten()
+            keep = flat[torch.randperm(len(flat), device=flat.device)[:20000]] if len(flat) > 20000 else flat
+            self.samples.append(keep.cpu())
+
+    def freeze(self) -> None:
+        if self.observer == "ema":
+            if int(self.steps) == 0:
+                raise RuntimeError("an activation quantizer saw no data during calibration")
+            lo, hi = self.ema / (1 - self.momentum ** int(self.steps))
+        else:
+            if not self.samples:
+                raise RuntimeError("an activation quantizer saw no data during calibration")
+            values = torch.cat(self.samples)
+            q = torch.tensor([100 - self.percentile, self.percentile]) / 100
+            lo, hi = torch.quantile(values[:1_000_000], q)
+            self.samples = []
+        scale, zp = affine_params(lo, hi, self.bits, unsigned=not self.seen_negative)
+        self.scale.copy_(scale)
+        self.zero_point.copy_(zp)
+        self.calibrated.fill_(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.observing:
+            self.observe(x)
+            return x
+        if not bool(self.calibrated):
+            raise RuntimeError("activation quantizer used before calibration (run dfq.calibrate first)")
+        return fake_quantize(x, self.scale, self.zero_point, self.bits)
+
+
+class QuantWrapper(nn.Module):
+    """A conv or linear layer with fake-quantized input and per-output-channel weights."""
+
+    def __init__(self, layer: nn.Conv2d | nn.Linear, w_bits: int, a_bits: int, spec: QuantSpec):
+        super().__init__()
+        self.layer, self.w_bits = layer, w_bits
+        self.clip = WEIGHT_CLIPPING[spec.weight_clipping]
+        self.act = ActivationQuantizer(a_bits, spec.observer, spec.ema_momentum, spec.percentile)
+
+    def quantized_weight(self) -> torch.Tensor:
+        w = self.layer.weight
+        scale, zp = self.clip(w, self.w_bits)
+        return fake_quantize(w, scale, zp, self.w_bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(x)
+        if self.act.observing:  # calibration sees the float network
+            return self.layer(x)
+        w = self.quantized_weight()
+        if isinstance(self.layer, nn.Conv2d):
+            return self.layer._conv_forward(x, w, self.layer.bias)
+        return nn.functional.linear(x, w, self.layer.bias)
+
+
+def quantize_model(model: nn.Module, spec: QuantSpec) -> nn.Module:
+    """A copy of ``model`` with every Conv2d / Linear wrapped (see the module docstring)."""
+    model = copy.deepcopy(model)
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if not targets:
+        raise ValueError("the model has no Conv2d or Linear layer to quantize")
+    first, last = targets[0][0], targets[-1][0]
+    for name, module in targets:
+        edge = spec.keep_first_last_8bit and name in (first, last)
+        wrapped = QuantWrapper(module, 8 if edge else spec.w_bits, 8 if edge else spec.a_bits, spec)
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, wrapped)
+    return model
+
+
+def activation_quantizers(model: nn.Module) -> list[ActivationQuantizer]:
+    return [m for m in model.modules() if isinstance(m, ActivationQuantizer)]
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
+    """Observe activation ranges on ``batches`` (eval mode: BN uses running statistics), then freeze."""
+    quantizers = activation_quantizers(model)
+    was_training = model.training
+    model.eval()
+    for q in quantizers:
+        q.observing = True
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for q in quantizers:
+            q.observing = False
+    for q in quantizers:
+        q.freeze()
+    model.train(was_training)
+    return model
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy with every BatchNorm2d that directly follows a Conv2d inside an ``nn.Sequential`` folded
+    into that conv (eval-mode statistics); the BN becomes an Identity. Other BNs are left in place."""
+    model = copy.deepcopy(model).eval()
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:], strict=False):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                std = torch.sqrt(bn.running_var + bn.eps)
+                gamma = bn.weight if bn.affine else torch.ones_like(std)
+                beta = bn.bias if bn.affine else torch.zeros_like(std)
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                conv.weight.mul_((gamma / std).view(-1, 1, 1, 1))
+                conv.bias = nn.Parameter(beta + (bias - bn.running_mean) * gamma / std)
+                seq._modules[b] = nn.Identity()
+    return model
