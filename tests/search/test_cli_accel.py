@@ -2,9 +2,6 @@ import gzip
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from search.cli import main
 
 HW = {
     "pe_rows": 8,
@@ -37,24 +34,9 @@ LAYERS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("COEXPLORE_HOME", str(tmp_path / "home"))
-
-
-def write(tmp_path, name, obj):
-    path = tmp_path / name
-    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
-    return str(path)
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def test_simulate_json(tmp_path):
-    layers, hw = write(tmp_path, "l.json", LAYERS), write(tmp_path, "h.json", HW)
-    result = run("simulate", "--layers", layers, "--hw", hw, "--lpf-limit", 2, "--json")
+def test_simulate_json(write_json, cli):
+    layers, hw = write_json("l.json", LAYERS), write_json("h.json", HW)
+    result = cli("simulate", "--layers", layers, "--hw", hw, "--lpf-limit", 2, "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert len(out["layers"]) == 2
@@ -64,8 +46,8 @@ def test_simulate_json(tmp_path):
     assert total["area_mm2"] > 0
 
 
-def test_simulate_table_for_a_search_space_net(tmp_path):
-    result = run("simulate", "--net", "default", "--hw", write(tmp_path, "h.json", HW), "--lpf-limit", 2)
+def test_simulate_table_for_a_search_space_net(write_json, cli):
+    result = cli("simulate", "--net", "default", "--hw", write_json("h.json", HW), "--lpf-limit", 2)
     assert result.exit_code == 0, result.output
     assert "total:" in result.output and "fps" in result.output
 
@@ -77,24 +59,24 @@ def test_simulate_table_for_a_search_space_net(tmp_path):
     (HW, [{"in_channels": 8}], "error: --layers: {layers}: LayerShape: missing field(s) ['out_"),
     (HW, {"not": "a list"}, "error: --layers: {layers} must hold a non-empty JSON list"),
 ])  # fmt: skip
-def test_simulate_bad_input_exit_2(tmp_path, hw, layers, message):
-    hw_path, layers_path = write(tmp_path, "h.json", hw), write(tmp_path, "l.json", layers)
-    result = run("simulate", "--layers", layers_path, "--hw", hw_path)
+def test_simulate_bad_input_exit_2(hw, layers, message, write_json, cli):
+    hw_path, layers_path = write_json("h.json", hw), write_json("l.json", layers)
+    result = cli("simulate", "--layers", layers_path, "--hw", hw_path)
     assert result.exit_code == 2, result.output
     assert result.output.startswith(message.format(hw=hw_path, layers=layers_path))
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_simulate_needs_exactly_one_source(tmp_path):
-    result = run("simulate", "--hw", write(tmp_path, "h.json", HW))
+def test_simulate_needs_exactly_one_source(write_json, cli):
+    result = cli("simulate", "--hw", write_json("h.json", HW))
     assert result.exit_code == 2 and "exactly one of --layers" in result.output
 
 
-def test_dataset_build_small_and_resume(tmp_path):
+def test_dataset_build_small_and_resume(tmp_path, cli):
     out = tmp_path / "d.csv.gz"
     args = ("dataset", "build", "--samples", 3, "--workers", 1, "--lpf-limit", 2, "--out", out,
             "--cache", tmp_path / "c.sqlite")  # fmt: skip
-    first = run(*args)
+    first = cli(*args)
     assert first.exit_code == 0, first.output
     with gzip.open(out, "rt") as fh:
         lines = fh.read().splitlines()
@@ -103,5 +85,5 @@ def test_dataset_build_small_and_resume(tmp_path):
     assert prov["rows"] == 3 and prov["complete"] and prov["backend"] == "zigzag"
     assert prov["settings"]["lpf_limit"] == 2
     assert "coexplore dataset build --samples 3" in prov["rebuild"]
-    second = run(*args)
+    second = cli(*args)
     assert second.exit_code == 0 and "0 simulated in this run" in second.output

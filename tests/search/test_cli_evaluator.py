@@ -1,11 +1,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from accel_model.dataset import read_table, write_table
 from accel_model.evaluator import DEFAULT_EVALUATOR
-from search.cli import main
 from search.cli_accel import DEFAULT_DATASET
 
 HW = {
@@ -20,65 +18,53 @@ HW = {
 LAYERS = [{"in_channels": 8, "out_channels": 16, "kernel": 3, "stride": 1, "groups": 1, "in_hw": [8, 8]}]
 
 
-def write(tmp_path, name, obj):
-    path = tmp_path / name
-    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
-    return str(path)
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
 @pytest.mark.skipif(not DEFAULT_EVALUATOR.exists(), reason="no committed evaluator")
-def test_predict_json_matches_simulate_format(tmp_path):
-    result = run("predict", "--net", "default", "--hw", write(tmp_path, "h.json", HW), "--json")
+def test_predict_json_matches_simulate_format(write_json, cli):
+    result = cli("predict", "--net", "default", "--hw", write_json("h.json", HW), "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["predicted"] is True
     assert set(out["total"]) == {"latency_cycles", "energy_pj", "area_mm2", "fps", "clock_mhz"}
     assert out["total"]["latency_cycles"] == pytest.approx(sum(x["latency_cycles"] for x in out["layers"]))
-    table = run(
-        "predict", "--layers", write(tmp_path, "l.json", LAYERS), "--hw", write(tmp_path, "h.json", HW)
-    )
+    table = cli("predict", "--layers", write_json("l.json", LAYERS), "--hw", write_json("h.json", HW))
     assert table.exit_code == 0 and "predicted by the evaluator" in table.output
 
 
-def test_predict_bad_input_exit_2(tmp_path):
-    hw = write(tmp_path, "h.json", HW)
-    junk = write(tmp_path, "junk.pt", "garbage")
-    result = run("predict", "--net", "default", "--hw", hw, "--evaluator", junk)
+def test_predict_bad_input_exit_2(write_json, cli):
+    hw = write_json("h.json", HW)
+    junk = write_json("junk.pt", "garbage")
+    result = cli("predict", "--net", "default", "--hw", hw, "--evaluator", junk)
     assert result.exit_code == 2 and "not a readable evaluator file" in result.output
-    result = run("predict", "--net", "default", "--hw", write(tmp_path, "bad.json", HW | {"bits": 5}))
+    result = cli("predict", "--net", "default", "--hw", write_json("bad.json", HW | {"bits": 5}))
     assert result.exit_code == 2 and "bits" in result.output
-    result = run("predict", "--hw", hw)
+    result = cli("predict", "--hw", hw)
     assert result.exit_code == 2 and "exactly one of --layers" in result.output
 
 
-def test_evaluator_train_on_a_small_table(tmp_path):
+def test_evaluator_train_on_a_small_table(tmp_path, write_json, cli):
     table = tmp_path / "small.csv.gz"
     write_table(table, read_table(DEFAULT_DATASET)[:300])
     out = tmp_path / "ev.pt"
-    result = run("evaluator", "train", "--dataset", table, "--out", out, "--epochs", 2, "--no-splits")
+    result = cli("evaluator", "train", "--dataset", table, "--out", out, "--epochs", 2, "--no-splits")
     assert result.exit_code == 0, result.output
     assert out.exists() and json.loads(out.with_suffix(".json").read_text())["rows"] > 250
-    hw = write(tmp_path, "h.json", HW)
-    assert run("predict", "--net", "default", "--hw", hw, "--evaluator", out).exit_code == 0
+    hw = write_json("h.json", HW)
+    assert cli("predict", "--net", "default", "--hw", hw, "--evaluator", out).exit_code == 0
 
 
-def test_evaluator_train_bad_dataset_exit_2(tmp_path):
-    result = run("evaluator", "train", "--dataset", tmp_path / "missing.csv.gz", "--out", tmp_path / "e.pt")
+def test_evaluator_train_bad_dataset_exit_2(tmp_path, write_json, cli):
+    result = cli("evaluator", "train", "--dataset", tmp_path / "missing.csv.gz", "--out", tmp_path / "e.pt")
     assert result.exit_code == 2 and "no such file" in result.output
-    bad = write(tmp_path, "bad.csv", "a,b\n1,2\n")
-    result = run("evaluator", "train", "--dataset", bad, "--out", tmp_path / "e.pt")
+    bad = write_json("bad.csv", "a,b\n1,2\n")
+    result = cli("evaluator", "train", "--dataset", bad, "--out", tmp_path / "e.pt")
     assert result.exit_code == 2 and "missing columns" in result.output
     assert not (tmp_path / "e.pt").exists()
 
 
-def test_hwgen_bad_input_exit_2(tmp_path):
-    junk = write(tmp_path, "junk.pt", "garbage")
-    result = run("hwgen", "check", "--generator", junk, "--evaluator", junk)
+def test_hwgen_bad_input_exit_2(tmp_path, write_json, cli):
+    junk = write_json("junk.pt", "garbage")
+    result = cli("hwgen", "check", "--generator", junk, "--evaluator", junk)
     assert result.exit_code == 2 and "not a readable evaluator file" in result.output
-    result = run("hwgen", "train", "--objective", "speed=1", "--out", tmp_path / "g.pt")
+    result = cli("hwgen", "train", "--objective", "speed=1", "--out", tmp_path / "g.pt")
     assert result.exit_code == 2 and "unknown metric 'speed'" in result.output
     assert not (tmp_path / "g.pt").exists()

@@ -13,11 +13,6 @@ SMALL = DesignSpace(
 )
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("COEXPLORE_HOME", str(tmp_path / "home"))
-
-
 def test_hwgen_check_simulates_generated_and_top_accelerators():
     torch.manual_seed(0)
     evaluator = CostEvaluator(SMALL, hidden=8, depth=1).eval()
