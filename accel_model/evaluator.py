@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from accel_model.domain import Accelerator, Cost, LayerShape
+from accel_model.files import atomic_write_bytes
 from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
 from accel_model.soft_accel import AccelProbs, AccelRelaxation
 from accel_model.space import NUMERIC_FIELDS, DesignSpace
@@ -157,27 +158,16 @@ class CostEvaluator(nn.Module):
 
 def save_evaluator(model: CostEvaluator, path: str | Path, metadata: dict[str, Any]) -> None:
     """One ``.pt`` holding the weights, the design space, the architecture and ``metadata``."""
-    import io
-    import os
-
-    buffer = io.BytesIO()
-    torch.save(
-        {
-            "format": FORMAT,
-            "state_dict": model.state_dict(),
-            "space": model.space.to_dict(),
-            "hidden": model.hidden,
-            "depth": model.depth,
-            "members": model.n_members,
-            "metadata": metadata,
-        },
-        buffer,
-    )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    payload = {
+        "format": FORMAT,
+        "state_dict": model.state_dict(),
+        "space": model.space.to_dict(),
+        "hidden": model.hidden,
+        "depth": model.depth,
+        "members": model.n_members,
+        "metadata": metadata,
+    }
+    atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
 
 
 DEFAULT_EVALUATOR = Path(__file__).resolve().parent / "data" / "evaluator.pt"

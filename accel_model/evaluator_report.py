@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 
 from accel_model.domain import Accelerator, LayerShape
 from accel_model.evaluator import CostEvaluator
+from accel_model.files import atomic_write_bytes
 from accel_model.layer_features import layer_batch
 from accel_model.metrics import error_summary
 from accel_model.space import DesignSpace
@@ -109,14 +111,14 @@ def layer_errors(
 
 
 def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+    def write(fh) -> None:
+        text = io.TextIOWrapper(fh, newline="")
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
+        text.detach()  # flush into fh, leave it open for the atomic rename
+
+    atomic_write_bytes(path, write)
 
 
 def parity_plot(path: str | Path, rows: list[dict[str, Any]], title: str) -> None:
@@ -146,9 +148,5 @@ def parity_plot(path: str | Path, rows: list[dict[str, Any]], title: str) -> Non
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write_bytes(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
-    tmp.replace(path)

@@ -56,7 +56,7 @@ class AccelRelaxation:
     def hard(self, accels: Sequence[Accelerator]) -> AccelProbs:
         """One-hot groups for concrete accelerators, each ``[A, n_choices]``."""
         idx = torch.tensor([self.space.indices(a) for a in accels], dtype=torch.long).reshape(-1, len(FIELDS))
-        return [F.one_hot(idx[:, i], n).float() for i, n in enumerate(self.sizes)]
+        return self.from_index_tensor(idx)
 
     def all_indices(self) -> torch.Tensor:
         """Every accelerator of the space as a ``[space.size, len(FIELDS)]`` index tensor."""

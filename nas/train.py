@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from accel_model.files import atomic_write_bytes
 from nas.arch import Arch
 from nas.data import Splits, iterate_batches, num_batches
 from nas.model import ChildNet, build_child
@@ -91,19 +90,6 @@ def evaluate(
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
         correct += (logits.argmax(1) == yb).sum().item()
     return {"acc": correct / len(y), "loss": loss_sum / len(y)}
-
-
-def atomic_write_bytes(path: Path, writer) -> None:
-    """Write via ``writer(file_object)`` to a temp file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: Path, model: ChildNet, splits: Splits, cfg: TrainConfig, extra: dict | None = None):

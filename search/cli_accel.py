@@ -195,16 +195,17 @@ def register_refine(dataset: click.Group) -> None:
         candidate layer: a targeted extension of the dataset (held-out report accelerators excluded)."""
         from accel_model.dataset import simulate_table
         from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
-        from search.heldout import heldout_setup
+        from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED, heldout_setup
         from search.refine import refinement_pairs
 
         with bad_input_is_exit_2("--evaluator"):
             evaluator = load_evaluator(evaluator_path or DEFAULT_EVALUATOR)
-        _, heldout = heldout_setup(str(DEFAULT_DATASET), 10, 1, 1)
+        _, heldout = heldout_setup(str(DEFAULT_DATASET), HELDOUT_ACCELS, 1, HELDOUT_SEED)
         pairs = refinement_pairs(evaluator, archs, top_k, seed, exclude=heldout)
         command = f"coexplore dataset refine --archs {archs} --top-k {top_k} --seed {seed}"
         meta = {"kind": "evaluator top-k refinement", "archs": archs, "top_k": top_k, "seed": seed,
-                "excluded": "the 10 held-out accelerators of `coexplore evaluator report` (seed 1)",
+                "excluded": f"the {HELDOUT_ACCELS} held-out accelerators of `coexplore evaluator report` "
+                f"(seed {HELDOUT_SEED})",
                 "rebuild": command}  # fmt: skip
         prov = simulate_table(out, pairs, meta, workers)
         click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")

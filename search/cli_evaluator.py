@@ -16,6 +16,7 @@ from search.cli_accel import (
     resolve_layers_and_hw,
 )
 from search.cli_util import InputError, bad_input_is_exit_2
+from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED
 
 # The uniform sample and, when present, its top-k refinement (``coexplore dataset refine``).
 DEFAULT_TRAINING_TABLES = tuple(
@@ -97,11 +98,11 @@ def register(main: click.Group) -> None:
     @EVALUATOR_OPTION
     @click.option("--dataset", default=str(DEFAULT_DATASET), show_default=True,
                   help="The training table (its accelerators are excluded from the test).")  # fmt: skip
-    @click.option("--accels", type=click.IntRange(min=1), default=10, show_default=True,
+    @click.option("--accels", type=click.IntRange(min=1), default=HELDOUT_ACCELS, show_default=True,
                   help="Held-out accelerators.")  # fmt: skip
     @click.option("--archs", type=click.IntRange(min=1), default=30, show_default=True,
                   help="Random search-space networks (besides ResNet-18/20 and MobileNetV2).")  # fmt: skip
-    @click.option("--seed", type=int, default=1, show_default=True)
+    @click.option("--seed", type=int, default=HELDOUT_SEED, show_default=True)
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
     @click.option("--out", default="results/evaluator", show_default=True, help="Output folder.")
     def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out):

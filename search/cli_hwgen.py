@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import random
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import click
 import torch
 
 from accel_model.evaluator import DEFAULT_EVALUATOR
+from accel_model.files import atomic_write_bytes
 from search.cli_evaluator import EVALUATOR_OPTION, load_evaluator_or_exit
 from search.cli_util import InputError, bad_input_is_exit_2
 
@@ -20,12 +19,8 @@ GENERATOR_FORMAT = "coexplore-hwgen-v1"
 
 
 def save_generator(model, path: Path, meta: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save({"format": GENERATOR_FORMAT, "state_dict": model.state_dict(), **meta}, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    payload = {"format": GENERATOR_FORMAT, "state_dict": model.state_dict(), **meta}
+    atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
 
 
 def load_generator(path: str):

@@ -21,6 +21,9 @@ from accel_model.space import DesignSpace
 from nas.model import build_child, candidate_layer_shapes
 from nas.space import SearchSpace
 
+# The held-out report's defaults; `dataset refine` excludes exactly these accelerators.
+HELDOUT_ACCELS, HELDOUT_SEED = 10, 1
+
 # (registered network, input pixels): ImageNet-shaped ResNet-18 / MobileNetV2, CIFAR ResNet-20.
 COMMON = (("resnet18", 224), ("mobilenet_v2", 224), ("resnet20", 32))
 
