@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from accel_model.domain import Accelerator, Cost, LayerShape
-from accel_model.files import atomic_write_bytes
+from accel_model.files import atomic_write_bytes, load_torch_file
 from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
 from accel_model.soft_accel import AccelProbs, AccelRelaxation
 from accel_model.space import NUMERIC_FIELDS, DesignSpace
@@ -176,12 +176,7 @@ DEFAULT_EVALUATOR = Path(__file__).resolve().parent / "data" / "evaluator.pt"
 def load_evaluator(path: str | Path = DEFAULT_EVALUATOR) -> CostEvaluator:
     """Rebuild an evaluator from its file alone; ``ValueError`` naming the problem otherwise."""
     path = Path(path)
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such evaluator file (train one: coexplore evaluator train)") from None
-    except Exception as exc:  # torch raises many kinds for a corrupt file
-        raise ValueError(f"{path}: not a readable evaluator file ({type(exc).__name__})") from None
+    blob = load_torch_file(path, "evaluator", " (train one: coexplore evaluator train)")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"{path}: not a coexplore evaluator (expected format {FORMAT})")
     space = DesignSpace(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["space"].items()})

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -108,17 +106,6 @@ def layer_errors(
         pred = model.pairs(lb, model.relax.hard([pair[1] for pair, _ in ok])).double().exp()
     actual = torch.tensor([cost for _, cost in ok], dtype=torch.float64)
     return {m: error_summary(pred[:, k], actual[:, k]) for k, m in enumerate(METRICS)}
-
-
-def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    def write(fh) -> None:
-        text = io.TextIOWrapper(fh, newline="")
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        text.detach()  # flush into fh, leave it open for the atomic rename
-
-    atomic_write_bytes(path, write)
 
 
 def parity_plot(path: str | Path, rows: list[dict[str, Any]], title: str) -> None:

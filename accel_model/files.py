@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -21,3 +23,29 @@ def atomic_write_bytes(path: str | Path, writer: Callable[[IO[bytes]], Any]) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    """A CSV with a header from the first row's keys, written atomically."""
+
+    def write(fh: IO[bytes]) -> None:
+        text = io.TextIOWrapper(fh, newline="")
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        text.detach()  # flush into fh, leave it open for the atomic rename
+
+    atomic_write_bytes(path, write)
+
+
+def load_torch_file(path: str | Path, what: str, hint: str = "") -> Any:
+    """``torch.load`` (CPU, weights only) with one-line ``ValueError``s naming the file: missing (plus
+    ``hint``, e.g. how to make one) or unreadable."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such {what} file{hint}") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt file
+        raise ValueError(f"{path}: not a readable {what} file ({type(exc).__name__})") from None

@@ -136,18 +136,33 @@ def select_accelerators(
 ) -> list[Accelerator]:
     """The generator's accelerator per architecture; for a ``PerDataflowGenerator`` the member whose
     accelerator the evaluator scores best."""
-    if not isinstance(model, PerDataflowGenerator):
-        return generate(model, evaluator, arch_probs)
-    relax = evaluator.relax
-    candidates = [relax.argmax(model.member(k)(arch_probs)) for k in range(len(model.members))]
-    scores = torch.stack(
-        [
-            log_objective(expected_cost(evaluator, template, arch_probs, relax.hard(c)), objective)
-            for c in candidates
-        ]
-    )
-    best = scores.argmin(0)
-    return [candidates[int(k)][b] for b, k in enumerate(best)]
+    if isinstance(model, PerDataflowGenerator):
+        model = SelectedMember(model, evaluator, template, objective)
+    return generate(model, evaluator, arch_probs)
+
+
+class SelectedMember(nn.Module):
+    """A frozen ``PerDataflowGenerator`` as one module for a search: per architecture, the logits of the
+    member whose accelerator the evaluator scores best. The choice carries no gradient; the chosen
+    member's logits are differentiable in the architecture probabilities."""
+
+    def __init__(self, model: PerDataflowGenerator, evaluator: CostEvaluator, template: CostTemplate,
+                 objective: dict[str, float]):  # fmt: skip
+        super().__init__()
+        self.model, self.evaluator, self.template, self.objective = model, evaluator, template, objective
+
+    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
+        outputs = [self.model.member(k)(arch_probs) for k in range(len(self.model.members))]
+        with torch.no_grad():
+            scores = torch.stack([
+                log_objective(expected_cost(self.evaluator, self.template, arch_probs,
+                                            self.evaluator.relax.hard(self.evaluator.relax.argmax(o))),
+                              self.objective)
+                for o in outputs
+            ])  # fmt: skip
+            best = scores.argmin(0)
+        rows = torch.arange(arch_probs.shape[0])
+        return [torch.stack([o[f] for o in outputs])[best, rows] for f in range(len(outputs[0]))]
 
 
 def random_arch_probs(template: CostTemplate, batch: int, generator: torch.Generator) -> torch.Tensor:

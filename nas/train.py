@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from accel_model.files import atomic_write_bytes
+from accel_model.files import atomic_write_bytes, load_torch_file
 from nas.arch import Arch
 from nas.data import Splits, iterate_batches, num_batches
 from nas.model import ChildNet, build_child
@@ -110,7 +110,9 @@ def save_checkpoint(path: Path, model: ChildNet, splits: Splits, cfg: TrainConfi
 
 def load_checkpoint(path: str | Path) -> tuple[ChildNet, dict[str, Any]]:
     """Rebuild the model from the checkpoint file alone; returns (model in eval mode, metadata)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "checkpoint")
+    if not isinstance(payload, dict) or "state_dict" not in payload or "arch" not in payload:
+        raise ValueError(f"{path}: not a coexplore checkpoint (written by `coexplore train`)")
     space = SearchSpace.from_dict(payload["space"])
     model = build_child(
         space, Arch.from_dict(payload["arch"]), payload["in_channels"], payload["num_classes"]

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import click
 
-from nas.data import DATA_ENV, load_dataset, split_validation
+from nas.data import load_dataset, split_validation
 from nas.space import SearchSpace
-from search import cli_accel, cli_evaluator
-from search.cli_util import InputError, bad_input_is_exit_2, parse_arch
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir",
-    envvar=DATA_ENV,
-    default=None,
-    help=f"Folder with the 4 IDX files, or an .npz (x_train,y_train,x_test,y_test). Env: {DATA_ENV}. "
-    "Default: Debian's Fashion-MNIST.",
+from search import cli_accel, cli_evaluator, cli_hwgen, cli_quantize, cli_search
+from search.cli_util import (
+    DATA_DIR_OPTION,
+    bad_input_is_exit_2,
+    check_data_fits,
+    check_out_dir,
+    clear_dir,
+    load_splits,
+    out_dir_options,
+    parse_arch,
 )
+
 ARCH_OPTION = click.option(
     "--arch",
     default="default",
@@ -32,11 +32,6 @@ ARCH_OPTION = click.option(
 @click.version_option(package_name="coexplore")
 def main() -> None:
     """coexplore: co-design a neural network and its accelerator, then quantize it data-free."""
-
-
-def _load_splits(data_dir: str | None, val_seed: int = 0):
-    with bad_input_is_exit_2("data"):
-        return split_validation(load_dataset(data_dir), seed=val_seed)
 
 
 @main.command()
@@ -63,14 +58,7 @@ def _load_splits(data_dir: str | None, val_seed: int = 0):
     "--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: torch default)."
 )
 @DATA_DIR_OPTION
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="runs/train",
-    show_default=True,
-    help="Run folder: best.pt, metrics.jsonl, result.json, arch.json.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@out_dir_options("runs/train", "Run folder: best.pt, metrics.jsonl, result.json, arch.json.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(
     arch,
@@ -105,13 +93,9 @@ def train(
             seed=seed,
             threads=threads,
         )
-    out_dir = Path(out)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise InputError(f"{out_dir} exists and is not empty (pass --overwrite to replace it)")
-        shutil.rmtree(out_dir)
-    splits = _load_splits(data_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_out_dir(out, overwrite)
+    splits = load_splits(data_dir)
+    clear_dir(out_dir)
     (out_dir / "arch.json").write_text(arch_obj.to_json() + "\n")
     result = train_child(space, arch_obj, splits, cfg, out_dir, progress=not quiet)
     click.echo(
@@ -130,12 +114,8 @@ def evaluate(checkpoint, data_dir):
 
     with bad_input_is_exit_2(checkpoint):
         model, meta = load_checkpoint(checkpoint)
-    splits = _load_splits(data_dir)
-    if (splits.channels, splits.num_classes) != (meta["in_channels"], meta["num_classes"]):
-        raise InputError(
-            f"{checkpoint} expects {meta['in_channels']}-channel images and "
-            f"{meta['num_classes']} classes; the data has {splits.channels} and {splits.num_classes}"
-        )
+    splits = load_splits(data_dir)
+    check_data_fits(checkpoint, meta, splits)
     for name, x, y in (("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test)):
         click.echo(
             f"{name} accuracy {evaluate_model(model, x, y, splits, channels_last=False)['acc'] * 100:.2f}%"
@@ -190,10 +170,10 @@ def data_info(data_dir):
 
 
 cli_accel.register(main)
+cli_evaluator.register(main)
+cli_hwgen.register(main)
+cli_quantize.register(main)
+cli_search.register(main)
 
 if __name__ == "__main__":
     main()
-cli_evaluator.register(main)
-from search import cli_hwgen  # noqa: E402
-
-cli_hwgen.register(main)

@@ -108,7 +108,8 @@ def register(main: click.Group) -> None:
     def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out):
         """Simulate held-out networks x accelerators and compare: CSV, summary JSON, parity plot."""
         from accel_model.dataset import read_table, row_to_pair
-        from accel_model.evaluator_report import network_errors, parity_plot, simulate_networks, write_rows
+        from accel_model.evaluator_report import network_errors, parity_plot, simulate_networks
+        from accel_model.files import write_rows
         from search.heldout import heldout_setup
 
         model = load_evaluator_or_exit(evaluator_path)

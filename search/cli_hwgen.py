@@ -10,7 +10,7 @@ import click
 import torch
 
 from accel_model.evaluator import DEFAULT_EVALUATOR
-from accel_model.files import atomic_write_bytes
+from accel_model.files import atomic_write_bytes, load_torch_file
 from search.cli_evaluator import EVALUATOR_OPTION, load_evaluator_or_exit
 from search.cli_util import InputError, bad_input_is_exit_2
 
@@ -27,12 +27,7 @@ def load_generator(path: str):
     """(generator, objective weights, image size); ValueError naming the problem otherwise."""
     from accel_model.hwgen import HardwareGenerator, PerDataflowGenerator
 
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such generator file (train one: coexplore hwgen train)") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt file
-        raise ValueError(f"{path}: not a readable generator file ({type(exc).__name__})") from None
+    blob = load_torch_file(path, "generator", " (train one: coexplore hwgen train)")
     if not isinstance(blob, dict) or blob.get("format") != GENERATOR_FORMAT:
         raise ValueError(f"{path}: not a coexplore hardware generator")
     kind = PerDataflowGenerator if blob.get("kind") == "per_dataflow" else HardwareGenerator
@@ -115,7 +110,7 @@ def register(main: click.Group) -> None:
     @click.option("--out", default="results/tables/hwgen_check.csv", show_default=True)
     def hwgen_check_cmd(evaluator_path, generator, archs, top_k, seed, workers, out):
         """Simulated objective of generated accelerators vs. the best of the evaluator's top-k."""
-        from accel_model.evaluator_report import write_rows
+        from accel_model.files import write_rows
         from nas.cost_template import cost_template
         from nas.space import SearchSpace
         from search.hwgen_check import hwgen_check

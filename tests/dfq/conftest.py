@@ -73,3 +73,10 @@ def net(request):
     torch.manual_seed(0)
     factory, shape = NETS[request.param]
     return request.param, _randomize_bn(factory(), 0), shape
+
+
+@pytest.fixture
+def child_teacher():
+    """The default search-space child (1x28x28, 10 classes) with random weights and BN statistics."""
+    torch.manual_seed(0)
+    return _randomize_bn(NETS["search_space_child"][0](), 0)

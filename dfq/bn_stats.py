@@ -1,0 +1,53 @@
+"""Batch-statistics matching: how far the statistics a batch induces at every BatchNorm input are from
+the running statistics the teacher stored during training (ZeroQ, GDFQ, DSG and their successors).
+
+``BNStatsLoss(teacher)`` hooks every ``BatchNorm2d`` once; after each forward pass, ``loss()`` returns
+the mean over BN layers of ``||mu_batch - running_mean||_2 + ||sigma_batch - running_std||_2`` (the
+ZeroQ form, with the standard deviation rather than the variance so both terms share units).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BNStatsLoss:
+    """Forward hooks on every BatchNorm2d of ``model``; use as a context manager to remove them."""
+
+    def __init__(self, model: nn.Module):
+        self.layers = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        if not self.layers:
+            raise ValueError("the model has no BatchNorm2d layer: batch-statistics matching needs one")
+        self.terms: list[torch.Tensor] = []
+        self.batch_stats: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+
+    def _hook(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...], _output) -> None:
+        x = inputs[0]
+        mean = x.mean(dim=(0, 2, 3))
+        std = (x.var(dim=(0, 2, 3), unbiased=False) + module.eps).sqrt()
+        self.batch_stats.append((mean, std))
+        target_std = (module.running_var + module.eps).sqrt()
+        self.terms.append(
+            torch.linalg.vector_norm(mean - module.running_mean) + torch.linalg.vector_norm(std - target_std)
+        )
+
+    def loss(self) -> torch.Tensor:
+        """The matching loss of the last forward pass (and reset for the next one)."""
+        if not self.terms:
+            raise RuntimeError("no forward pass went through the hooked BatchNorm layers")
+        value = torch.stack(self.terms).mean()
+        self.terms, self.batch_stats = [], []
+        return value
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def __enter__(self) -> BNStatsLoss:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()

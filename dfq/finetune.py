@@ -1,0 +1,82 @@
+"""Fine-tuning a fake-quantized student: distillation from the full-precision teacher on a source's
+batches (KD), or plain cross-entropy on real labels (QAT). A name-keyed registry of losses.
+
+The student stays in eval mode throughout: its BatchNorm layers keep the teacher's running statistics
+(synthetic batches must not overwrite them) while gradients still reach every weight. Fixed schedule
+(Adam, cosine decay, ``finetune_steps`` steps); no checkpoint is selected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from dfq.settings import DFQSettings
+from dfq.sources import Source
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, DFQSettings], torch.Tensor]
+
+
+def kd_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, s: DFQSettings):
+    """T^2 * KL(teacher_T || student_T) + ce_weight * CE(student, labels)."""
+    t = s.temperature
+    kl = F.kl_div(
+        F.log_softmax(student / t, 1), F.log_softmax(teacher / t, 1), reduction="batchmean", log_target=True
+    )
+    loss = t * t * kl
+    if s.ce_weight:
+        loss = loss + s.ce_weight * F.cross_entropy(student, labels)
+    return loss
+
+
+def ce_loss(student: torch.Tensor, _teacher: torch.Tensor, labels: torch.Tensor, _s: DFQSettings):
+    return F.cross_entropy(student, labels)
+
+
+FINETUNE_LOSSES: dict[str, LossFn | None] = {"none": None, "kd": kd_loss, "qat": ce_loss}
+
+
+def check_finetune(name: str, source: type[Source]) -> None:
+    if name not in FINETUNE_LOSSES:
+        raise ValueError(f"unknown fine-tuning {name!r}; allowed: {sorted(FINETUNE_LOSSES)}")
+    if name == "qat" and not source.uses_real_data:
+        raise ValueError(f"qat trains on real labels; source {source.name!r} has none (use kd)")
+
+
+def finetune(
+    student: nn.Module,
+    teacher: nn.Module,
+    source: Source,
+    loss_name: str,
+    settings: DFQSettings,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
+    """Train ``student`` in place for ``settings.finetune_steps`` steps; returns the loss per step."""
+    loss_fn = FINETUNE_LOSSES[loss_name]
+    if loss_fn is None or settings.finetune_steps == 0:
+        return []
+    gen = torch.Generator().manual_seed(seed + 7919)
+    params = [p for p in student.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=settings.finetune_lr)
+    student.eval()
+    teacher.eval()
+    history = []
+    steps = settings.finetune_steps
+    for step in tqdm(range(steps), desc=f"fine-tune ({loss_name})", disable=not progress, leave=False):
+        for group in opt.param_groups:
+            group["lr"] = 0.5 * settings.finetune_lr * (1 + math.cos(math.pi * step / steps))
+        images, labels = source.sample(settings.batch_size, gen)
+        with torch.no_grad():
+            teacher_logits = teacher(images)
+        loss = loss_fn(student(images), teacher_logits, labels, settings)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    return history

@@ -1,0 +1,162 @@
+"""One data-free quantization run: quantize a teacher, calibrate on a source, optionally fine-tune,
+compare with the teacher on held-out images; save and reload the quantized network.
+
+File format (``torch.save`` of a dict, ``weights_only`` loadable): ``format``, ``state_dict`` of the
+fake-quantized student, ``spec`` (QuantSpec fields), ``teacher`` (the checkpoint metadata that
+``nas.train.load_checkpoint`` stores: arch, space, input facts) and ``run`` (method, settings, seed).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from accel_model.files import atomic_write_bytes, load_torch_file
+from dfq.finetune import finetune
+from dfq.quant_model import QuantSpec, calibrate, quantize_model
+from dfq.settings import DFQSettings
+from dfq.sources import Source
+from nas.data import iterate_batches
+
+QUANTIZED_FORMAT = "coexplore-quantized-v1"
+
+
+def quantize_with_source(
+    teacher: nn.Module,
+    spec: QuantSpec,
+    source: Source,
+    finetune_name: str,
+    settings: DFQSettings,
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The quantized student and timings/loss facts of the run (source preparation not included)."""
+    start = time.perf_counter()
+    student = quantize_model(teacher, spec)
+    gen = torch.Generator().manual_seed(seed + 104729)
+    calibrate(student, (source.sample(settings.batch_size, gen)[0] for _ in range(settings.calib_batches)))
+    calibrated = time.perf_counter()
+    history = finetune(student, teacher, source, finetune_name, settings, seed, progress)
+    done = time.perf_counter()
+    student.eval()
+    info = {
+        "calibrate_time_s": calibrated - start,
+        "finetune_time_s": done - calibrated,
+        "finetune_loss_first": history[0] if history else None,
+        "finetune_loss_last": sum(history[-20:]) / len(history[-20:]) if history else None,
+    }
+    return student, info
+
+
+@torch.no_grad()
+def compare_with_teacher(
+    student: nn.Module,
+    teacher: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    batch_size: int = 500,
+) -> dict[str, float]:
+    """Top-1 accuracy of teacher and student on uint8 ``images`` and how often their top-1 agree."""
+    student.eval()
+    teacher.eval()
+    fp = q = agree = 0
+    for xb, yb in iterate_batches(images, labels, batch_size, mean, std):
+        t_pred, s_pred = teacher(xb).argmax(1), student(xb).argmax(1)
+        fp += (t_pred == yb).sum().item()
+        q += (s_pred == yb).sum().item()
+        agree += (t_pred == s_pred).sum().item()
+    n = len(labels)
+    return {"fp_acc": fp / n, "quant_acc": q / n, "top1_agreement": agree / n}
+
+
+def save_quantized(path: Path, student: nn.Module, spec: QuantSpec, teacher_meta: dict, run: dict) -> None:
+    payload = {
+        "format": QUANTIZED_FORMAT,
+        "state_dict": student.state_dict(),
+        "spec": spec.to_dict(),
+        "teacher": teacher_meta,
+        "run": run,
+    }
+    atomic_write_bytes(Path(path), lambda fh: torch.save(payload, fh))
+
+
+def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the fake-quantized network from the file alone (eval mode); returns (model, payload
+    without the state dict). ValueError naming the file when it is not a quantized checkpoint."""
+    from nas.arch import Arch
+    from nas.model import build_child
+    from nas.space import SearchSpace
+
+    payload = load_torch_file(path, "checkpoint")
+    if not isinstance(payload, dict) or payload.get("format") != QUANTIZED_FORMAT:
+        raise ValueError(f"{path}: not a coexplore quantized checkpoint")
+    meta = payload["teacher"]
+    teacher = build_child(
+        SearchSpace.from_dict(meta["space"]),
+        Arch.from_dict(meta["arch"]),
+        meta["in_channels"],
+        meta["num_classes"],
+    )
+    model = quantize_model(teacher, QuantSpec(**payload["spec"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
+
+
+def source_context(
+    meta: dict, splits, source: type[Source], settings: DFQSettings, seed: int, progress: bool
+):
+    """The facts a source may use; the training images only for sources that declare real data."""
+    from dfq.sources import SourceContext
+
+    real = source.uses_real_data
+    return SourceContext(
+        input_shape=(meta["in_channels"], meta["image_size"], meta["image_size"]),
+        num_classes=meta["num_classes"],
+        settings=settings,
+        seed=seed,
+        progress=progress,
+        mean=tuple(meta["mean"]),
+        std=tuple(meta["std"]),
+        real_images=splits.x_train if real else None,
+        real_labels=splits.y_train if real else None,
+    )
+
+
+def run_method(
+    teacher: nn.Module,
+    meta: dict,
+    splits,
+    source: Source,
+    finetune_name: str,
+    spec: QuantSpec,
+    settings: DFQSettings,
+    seed: int,
+    progress: bool = False,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Quantize with a prepared ``source``, then read the test split once. The metrics dict is what
+    ``metrics.json`` holds; ``total_time_s`` counts the source's preparation."""
+    student, info = quantize_with_source(teacher, spec, source, finetune_name, settings, seed, progress)
+    test = compare_with_teacher(student, teacher, splits.x_test, splits.y_test, meta["mean"], meta["std"])
+    metrics = {
+        "method": f"{source.name}+{finetune_name}",
+        "source": source.name,
+        "finetune": finetune_name,
+        "w_bits": spec.w_bits,
+        "a_bits": spec.a_bits,
+        "seed": seed,
+        "fp_test_acc": test["fp_acc"],
+        "quant_test_acc": test["quant_acc"],
+        "top1_agreement": test["top1_agreement"],
+        "source_prepare_time_s": source.prepare_time_s,
+        **info,
+        "total_time_s": source.prepare_time_s + info["calibrate_time_s"] + info["finetune_time_s"],
+        "spec": spec.to_dict(),
+        "settings": settings.to_dict(),
+    }
+    return student, metrics

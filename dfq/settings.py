@@ -1,0 +1,57 @@
+"""Every knob of a data-free quantization run, in one frozen dataclass with named profiles.
+
+The defaults were set on the Fashion-MNIST *validation* split while developing; nothing in a run is
+chosen on real data (fixed step counts, no checkpoint selection) and the test set is read once, at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DFQSettings:
+    batch_size: int = 64
+    calib_batches: int = 8  # batches of the source that calibrate the activation ranges
+    # ZeroQ-style images: a fixed pool optimized to match the teacher's BatchNorm statistics.
+    pool_size: int = 256
+    zeroq_steps: int = 200
+    zeroq_lr: float = 0.1
+    # GDFQ-style class-conditional generator: CE on the teacher + weight * BN-statistics loss.
+    latent_dim: int = 64
+    generator_steps: int = 400
+    generator_lr: float = 1e-3
+    bns_weight: float = 0.1
+    # Fine-tuning of the quantized student (KD on synthetic data, or QAT on real data).
+    finetune_steps: int = 400
+    finetune_lr: float = 1e-4
+    temperature: float = 4.0
+    ce_weight: float = 0.0  # weight of CE on the source's labels in KD (GDFQ uses 1)
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "calib_batches", "pool_size", "latent_dim", "temperature")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("zeroq_steps", "generator_steps", "finetune_steps", "ce_weight", "bns_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES: dict[str, DFQSettings] = {
+    "quick": DFQSettings(),
+    "full": DFQSettings(pool_size=1024, zeroq_steps=500, generator_steps=2000, finetune_steps=2000),
+    "smoke": DFQSettings(
+        batch_size=16, calib_batches=2, pool_size=32, zeroq_steps=5, generator_steps=5, finetune_steps=5
+    ),
+}
+
+
+def dfq_profile(name: str, **overrides: Any) -> DFQSettings:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; allowed: {sorted(PROFILES)}")
+    return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})

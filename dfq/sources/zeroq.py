@@ -1,0 +1,59 @@
+"""ZeroQ-style distilled data: a fixed pool of images, each batch optimized from Gaussian noise so the
+statistics it induces at every BatchNorm input match the teacher's running statistics."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from tqdm import tqdm
+
+from dfq.bn_stats import BNStatsLoss
+from dfq.sources import Source, register_source
+
+
+def optimize_images(
+    teacher: torch.nn.Module, images: torch.Tensor, steps: int, lr: float, progress: bool = False
+) -> tuple[torch.Tensor, list[float]]:
+    """Adam on the pixels of ``images`` (one batch) against the BN-statistics loss, cosine-decayed
+    learning rate. Returns the optimized images and the loss at every step."""
+    images = images.clone().requires_grad_(True)
+    opt = torch.optim.Adam([images], lr=lr)
+    history: list[float] = []
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    try:
+        with BNStatsLoss(teacher) as bns:
+            for step in tqdm(range(steps), desc="zeroq images", disable=not progress, leave=False):
+                for group in opt.param_groups:
+                    group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+                teacher(images)
+                loss = bns.loss()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                history.append(loss.item())
+    finally:
+        for p in teacher.parameters():
+            p.requires_grad_(True)
+    return images.detach(), history
+
+
+@register_source("zeroq")
+class ZeroQSource(Source):
+    def _prepare(self) -> None:
+        ctx, s = self.context, self.context.settings
+        gen = torch.Generator().manual_seed(ctx.seed)
+        pool, self.loss_history = [], []
+        for start in range(0, s.pool_size, s.batch_size):
+            n = min(s.batch_size, s.pool_size - start)
+            init = torch.randn((n, *ctx.input_shape), generator=gen)
+            images, history = optimize_images(self.teacher, init, s.zeroq_steps, s.zeroq_lr, ctx.progress)
+            pool.append(images)
+            self.loss_history.append(history)
+        self.images = torch.cat(pool)
+        self.labels = torch.cat([self.teacher_labels(b) for b in self.images.split(256)])
+
+    def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(0, len(self.images), (n,), generator=gen)
+        return self.images[idx], self.labels[idx]

@@ -1,0 +1,140 @@
+"""The method table: every (method, bit width, seed) run on one teacher, resumable, then mean +- std.
+
+Runs are written one row at a time to ``<table>_runs.csv``; a restarted table skips the rows already
+there. A source is prepared once per (source, seed) and shared by the bit widths and methods that use
+it; each row's ``total_time_s`` still counts that preparation, as a single run would pay it.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from accel_model.files import write_rows
+from dfq.pipeline import run_method, source_context
+from dfq.quant_model import QuantSpec
+from dfq.settings import DFQSettings
+from dfq.sources import get_source
+
+
+@dataclass(frozen=True)
+class TableMethod:
+    label: str
+    source: str
+    finetune: str
+
+
+TABLE_METHODS = (
+    TableMethod("noise PTQ", "noise", "none"),
+    TableMethod("ZeroQ PTQ", "zeroq", "none"),
+    TableMethod("ZeroQ + KD", "zeroq", "kd"),
+    TableMethod("GDFQ", "gdfq", "kd"),
+    TableMethod("real PTQ (reference)", "real", "none"),
+    TableMethod("real QAT (reference)", "real", "qat"),
+)
+TABLE_BITS = ((8, 8), (4, 4), (3, 3), (2, 4))
+RUN_FIELDS = (
+    "method", "w_bits", "a_bits", "seed", "fp_test_acc", "quant_test_acc", "top1_agreement",
+    "source_prepare_time_s", "calibrate_time_s", "finetune_time_s", "total_time_s",
+)  # fmt: skip
+
+
+def runs_path(table: Path) -> Path:
+    return table.with_name(table.stem + "_runs.csv")
+
+
+def _key(row: dict) -> tuple[str, int, int, int]:
+    return row["method"], int(row["w_bits"]), int(row["a_bits"]), int(row["seed"])
+
+
+def read_runs(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_table(
+    teacher,
+    meta: dict,
+    splits,
+    settings: DFQSettings,
+    table: Path,
+    seeds: int = 3,
+    methods: tuple[TableMethod, ...] = TABLE_METHODS,
+    bits: tuple[tuple[int, int], ...] = TABLE_BITS,
+    spec_overrides: dict | None = None,
+    on_row: Callable[[dict], None] | None = None,
+    progress: bool = False,
+) -> list[dict]:
+    """Run every missing row, appending each to the runs file; then write the summary ``table``."""
+    rows = read_runs(runs_path(table))
+    done = {_key(r) for r in rows}
+    for seed in range(seeds):
+        for source_name in dict.fromkeys(m.source for m in methods):
+            todo = [
+                (m, wb, ab)
+                for m in methods
+                if m.source == source_name
+                for wb, ab in bits
+                if (m.label, wb, ab, seed) not in done
+            ]
+            if not todo:
+                continue
+            cls = get_source(source_name)
+            source_settings = replace(settings, ce_weight=cls.default_ce_weight)
+            source = cls(teacher, source_context(meta, splits, cls, source_settings, seed, progress))
+            for method, wb, ab in todo:
+                spec = QuantSpec(wb, ab, **(spec_overrides or {}))
+                _, metrics = run_method(
+                    teacher, meta, splits, source, method.finetune, spec, source_settings, seed, progress
+                )
+                row = {"method": method.label, **{k: metrics[k] for k in RUN_FIELDS[1:]}}
+                rows.append(row)
+                write_rows(runs_path(table), rows)
+                if on_row:
+                    on_row(row)
+    summary = summarize(rows, methods, bits)
+    write_rows(table, summary)
+    return summary
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(rows: list[dict], methods=TABLE_METHODS, bits=TABLE_BITS) -> list[dict]:
+    """One row per (method, bits): accuracy (%) and drop from FP as mean and std over seeds, agreement,
+    wall-clock."""
+    out = []
+    for method in methods:
+        for wb, ab in bits:
+            group = [
+                r
+                for r in rows
+                if r["method"] == method.label and (int(r["w_bits"]), int(r["a_bits"])) == (wb, ab)
+            ]
+            if not group:
+                continue
+            acc = [100 * float(r["quant_test_acc"]) for r in group]
+            drop = [100 * (float(r["fp_test_acc"]) - float(r["quant_test_acc"])) for r in group]
+            agree = [100 * float(r["top1_agreement"]) for r in group]
+            secs = [float(r["total_time_s"]) for r in group]
+            (acc_m, acc_s), (drop_m, drop_s), (time_m, time_s) = map(_mean_std, (acc, drop, secs))
+            out.append({
+                "method": method.label,
+                "bits": f"W{wb}A{ab}",
+                "seeds": len(group),
+                "fp_acc": round(100 * float(group[0]["fp_test_acc"]), 2),
+                "acc_mean": round(acc_m, 2),
+                "acc_std": round(acc_s, 2),
+                "drop_mean": round(drop_m, 2),
+                "drop_std": round(drop_s, 2),
+                "agreement_mean": round(statistics.fmean(agree), 2),
+                "time_s_mean": round(time_m, 1),
+                "time_s_std": round(time_s, 1),
+            })  # fmt: skip
+    return out

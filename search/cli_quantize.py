@@ -1,0 +1,197 @@
+"""Data-free quantization commands: ``quantize`` (one run) and ``quantize-table`` (the method table)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from search.cli_util import (
+    DATA_DIR_OPTION,
+    bad_input_is_exit_2,
+    check_data_fits,
+    check_out_dir,
+    clear_dir,
+    load_splits,
+    out_dir_options,
+)
+
+SOURCE_HELP = (
+    "noise: Gaussian images; zeroq: images optimized to match the BatchNorm statistics; gdfq: a "
+    "class-conditional generator trained on the teacher (CE + BN statistics); real: training images "
+    "(a reference, not data-free)."
+)
+
+
+def load_teacher(checkpoint: str):
+    from nas.train import load_checkpoint
+
+    with bad_input_is_exit_2():
+        return load_checkpoint(checkpoint)
+
+
+def settings_from_options(profile: str, **overrides):
+    from dfq.settings import dfq_profile
+
+    with bad_input_is_exit_2("settings"):
+        return dfq_profile(profile, **overrides)
+
+
+def common_options(fn):
+    """Options shared by ``quantize`` and ``quantize-table``."""
+    from dfq.settings import PROFILES
+
+    for option in reversed(
+        [
+            click.option(
+                "--checkpoint",
+                required=True,
+                type=click.Path(dir_okay=False),
+                help="Full-precision checkpoint written by `coexplore train` (e.g. runs/demo/best.pt).",
+            ),
+            click.option(
+                "--profile",
+                type=click.Choice(sorted(PROFILES)),
+                default="quick",
+                show_default=True,
+                help="Step counts: quick (minutes on 2 cores), full (longer), smoke (seconds, for tests).",
+            ),
+            click.option(
+                "--finetune-steps", type=click.IntRange(min=0), help="Override the profile's steps."
+            ),
+            click.option(
+                "--weight-clipping",
+                type=click.Choice(["minmax", "mse"]),
+                default="minmax",
+                show_default=True,
+                help="Per-channel weight range: min/max, or the MSE-optimal clipping.",
+            ),
+            click.option(
+                "--keep-first-last-8bit/--no-keep-first-last-8bit",
+                default=True,
+                show_default=True,
+                help="Quantize the first conv and the classifier at 8 bits.",
+            ),
+            click.option(
+                "--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: default)."
+            ),
+            DATA_DIR_OPTION,
+            click.option("--quiet", is_flag=True, help="No progress bars."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def register(main: click.Group) -> None:
+    from dfq.finetune import FINETUNE_LOSSES
+    from dfq.sources import source_names
+
+    @main.command()
+    @common_options
+    @click.option(
+        "--source", type=click.Choice(source_names()), default="gdfq", show_default=True, help=SOURCE_HELP
+    )
+    @click.option(
+        "--finetune",
+        type=click.Choice(sorted(FINETUNE_LOSSES)),
+        help="none: calibrate only (PTQ); kd: distil the FP teacher on the source; qat: CE on real labels "
+        "(source real only). Default: kd for gdfq, none otherwise.",
+    )
+    @click.option("--w-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Weight bits.")
+    @click.option(
+        "--a-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Activation bits."
+    )
+    @click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning."
+    )
+    @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
+    def quantize(checkpoint, profile, finetune_steps, weight_clipping, keep_first_last_8bit, threads,
+                 data_dir, quiet, source, finetune, w_bits, a_bits, seed, out, overwrite):  # fmt: skip
+        """Quantize a trained network without its training data; write quantized.pt and metrics.json.
+
+        metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
+        network, the method, every setting and the wall-clock of each phase."""
+        import torch
+
+        from dfq.finetune import check_finetune
+        from dfq.pipeline import run_method, save_quantized, source_context
+        from dfq.quant_model import QuantSpec
+        from dfq.sources import get_source
+
+        out_dir = check_out_dir(out, overwrite)
+        source_cls = get_source(source)
+        finetune = finetune or source_cls.default_finetune
+        with bad_input_is_exit_2("--finetune"):
+            check_finetune(finetune, source_cls)
+        settings = settings_from_options(
+            profile, finetune_steps=finetune_steps, ce_weight=source_cls.default_ce_weight
+        )
+        spec = QuantSpec(
+            w_bits, a_bits, keep_first_last_8bit=keep_first_last_8bit, weight_clipping=weight_clipping
+        )
+        teacher, meta = load_teacher(checkpoint)
+        splits = load_splits(data_dir)
+        check_data_fits(checkpoint, meta, splits)
+        if threads:
+            torch.set_num_threads(threads)
+        ctx = source_context(meta, splits, source_cls, settings, seed, progress=not quiet)
+        with bad_input_is_exit_2(f"source {source}"):
+            prepared = source_cls(teacher, ctx)
+        student, metrics = run_method(
+            teacher, meta, splits, prepared, finetune, spec, settings, seed, not quiet
+        )
+        metrics["checkpoint"] = str(checkpoint)
+        clear_dir(out_dir)
+        save_quantized(
+            out_dir / "quantized.pt", student, spec, meta, {k: v for k, v in metrics.items() if k != "spec"}
+        )
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        click.echo(
+            f"W{w_bits}A{a_bits} {metrics['method']}: test accuracy {metrics['quant_test_acc'] * 100:.2f}% "
+            f"(FP {metrics['fp_test_acc'] * 100:.2f}%, "
+            f"top-1 agreement {metrics['top1_agreement'] * 100:.2f}%) "
+            f"in {metrics['total_time_s']:.0f} s -> {out_dir}"
+        )
+
+    @main.command("quantize-table")
+    @common_options
+    @click.option("--seeds", type=click.IntRange(1, 10), default=3, show_default=True, help="Seeds per row.")
+    @click.option(
+        "--out",
+        type=click.Path(dir_okay=False),
+        default="results/tables/dfq_fashion.csv",
+        show_default=True,
+        help="Summary CSV (mean and std over seeds); each run goes to <out>_runs.csv, which a rerun resumes.",
+    )
+    def quantize_table(checkpoint, profile, finetune_steps, weight_clipping, keep_first_last_8bit, threads,
+                       data_dir, quiet, seeds, out):  # fmt: skip
+        """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
+        QAT as references, over several seeds; resumable."""
+        import torch
+
+        from dfq.table import run_table
+
+        settings = settings_from_options(profile, finetune_steps=finetune_steps)
+        teacher, meta = load_teacher(checkpoint)
+        splits = load_splits(data_dir)
+        check_data_fits(checkpoint, meta, splits)
+        if threads:
+            torch.set_num_threads(threads)
+
+        def show(row):
+            click.echo(
+                f"{row['method']:<22} W{row['w_bits']}A{row['a_bits']} seed {row['seed']}: "
+                f"{float(row['quant_test_acc']) * 100:.2f}% ({float(row['total_time_s']):.0f} s)"
+            )
+
+        spec = {"keep_first_last_8bit": keep_first_last_8bit, "weight_clipping": weight_clipping}
+        summary = run_table(teacher, meta, splits, settings, Path(out), seeds, spec_overrides=spec,
+                            on_row=show, progress=not quiet)  # fmt: skip
+        for row in summary:
+            click.echo(
+                f"{row['method']:<22} {row['bits']}: {row['acc_mean']:.2f} +- {row['acc_std']:.2f} "
+                f"(drop {row['drop_mean']:.2f}) {row['time_s_mean']:.0f} s"
+            )
+        click.echo(f"-> {out}")

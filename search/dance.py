@@ -1,0 +1,232 @@
+"""DANCE co-exploration: a supernet's weights and its architecture parameters alpha are trained in
+alternation; alpha's loss adds the evaluator network's differentiable hardware cost of the expected
+architecture on the accelerator that the hardware side proposes for it.
+
+    weight step (train split):  CE(supernet(x, sampled paths))
+    arch step (validation split): CE(supernet(x, sampled paths)) + lam * log cost(softmax(alpha), accel)
+
+``log cost`` is the weighted sum of log metrics (``accel_model.hwgen.log_objective``), so ``lam`` means
+the same for every objective: +1 in log EDAP costs as much as ``1/lam`` nats of cross-entropy. The
+accelerator comes from the frozen hardware-generation network (DANCE), or from free accelerator logits
+trained with alpha (``hw="free"``); either way a Gumbel-softmax straight-through sample, so the cost is
+that of a concrete accelerator.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from accel_model.evaluator import CostEvaluator
+from accel_model.expected_cost import CostTemplate, expected_cost
+from accel_model.hwgen import FreeAccelerator, log_objective
+from nas.data import Splits, iterate_batches
+from nas.space import SearchSpace
+from nas.supernet import SAMPLING, ArchParams, Supernet, arch_paths, sample_paths, uniform_paths
+
+HW_MODES = ("generator", "free")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    objective: str = "edap"
+    lam: float = 0.5
+    epochs: int = 4
+    warmup_epochs: int = 1
+    steps_per_epoch: int = 200  # weight steps per epoch; each is followed by one arch step after warm-up
+    batch_size: int = 128
+    weight_lr: float = 0.05
+    arch_lr: float = 3e-3
+    hw: str = "generator"
+    hw_lr: float = 0.05
+    sampling: str = "binary"
+    paths: int = 1
+    tau: tuple[float, float] = (2.0, 0.3)  # Gumbel temperature of the accelerator, annealed per epoch
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {list(SAMPLING)}, got {self.sampling!r}")
+        if self.hw not in HW_MODES:
+            raise ValueError(f"hw must be one of {list(HW_MODES)}, got {self.hw!r}")
+        if self.lam < 0 or self.epochs < 1 or not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError("need lam >= 0, epochs >= 1 and 0 <= warmup_epochs < epochs")
+        if self.steps_per_epoch < 1 or self.paths not in (1, 2):
+            raise ValueError("need steps_per_epoch >= 1 and paths 1 or 2")
+
+
+SEARCH_PROFILES = {
+    "quick": SearchConfig(),
+    "full": SearchConfig(epochs=30, warmup_epochs=10, steps_per_epoch=430, paths=2),
+    "smoke": SearchConfig(epochs=2, warmup_epochs=1, steps_per_epoch=2, batch_size=16),
+}
+
+
+@dataclass
+class SearchState:
+    supernet: Supernet
+    alpha: ArchParams
+    hardware: nn.Module
+    template: CostTemplate
+    evaluator: CostEvaluator
+    objective: dict[str, float]
+
+
+def hardware_cost(state: SearchState, tau: float, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+    """Differentiable log objective of softmax(alpha) on a straight-through accelerator sample."""
+    probs = state.alpha.probs().masked_fill(~state.alpha.allowed, 0.0)[None]
+    logits = state.hardware(probs)
+    accel = state.evaluator.relax.gumbel_straight_through(logits, tau, gen)
+    costs = expected_cost(state.evaluator, state.template, probs, accel)
+    return log_objective(costs, state.objective).mean(), costs
+
+
+@torch.no_grad()
+def derived_point(state: SearchState) -> dict:
+    """The argmax architecture on the hardware side's most likely accelerator, with predicted cost."""
+    arch = state.alpha.derive()
+    onehot = state.template.one_hot([arch.ops])
+    accel = state.evaluator.relax.argmax(state.hardware(onehot))[0]
+    costs = expected_cost(state.evaluator, state.template, onehot, state.evaluator.relax.hard([accel]))
+    lat, energy, area = (float(costs[k][0]) for k in ("latency_cycles", "energy_pj", "area_mm2"))
+    return {"arch": arch, "accelerator": accel, "latency_cycles": lat, "energy_pj": energy, "area_mm2": area,
+            "log_objective": float(log_objective(costs, state.objective)[0])}  # fmt: skip
+
+
+@torch.no_grad()
+def path_accuracy(supernet: Supernet, paths, x, y, splits: Splits, batch_size: int = 500) -> float:
+    supernet.eval()
+    correct = 0
+    for xb, yb in iterate_batches(x, y, batch_size, splits.mean, splits.std):
+        correct += (supernet(xb, paths).argmax(1) == yb).sum().item()
+    return correct / len(y)
+
+
+def run_search(
+    space: SearchSpace,
+    splits: Splits,
+    cfg: SearchConfig,
+    evaluator: CostEvaluator,
+    template: CostTemplate,
+    objective: dict[str, float],
+    hardware: nn.Module | None,
+    trajectory_path: Path | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> tuple[SearchState, list[dict]]:
+    """The co-exploration loop; returns the final state and one trajectory row per epoch (also appended
+    to ``trajectory_path`` as CSV when given). ``hardware`` None means free accelerator logits."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    supernet = Supernet(space, splits.channels, splits.num_classes)
+    alpha = ArchParams(space)
+    if hardware is None:
+        hardware = FreeAccelerator(evaluator.relax.sizes)
+    evaluator.requires_grad_(False)
+    state = SearchState(supernet, alpha, hardware, template, evaluator, objective)
+    w_opt = torch.optim.SGD(
+        supernet.parameters(), lr=cfg.weight_lr, momentum=0.9, nesterov=True, weight_decay=4e-5
+    )
+    a_opt = torch.optim.Adam(alpha.parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+    hw_params = [p for p in hardware.parameters() if p.requires_grad] if cfg.hw == "free" else []
+    h_opt = torch.optim.Adam(hw_params, lr=cfg.hw_lr) if hw_params else None
+    train = endless_batches(splits.x_train, splits.y_train, splits, cfg.batch_size, cfg.seed * 1000, True)
+    val = endless_batches(splits.x_val, splits.y_val, splits, cfg.batch_size, cfg.seed * 1000 + 500, False)
+    total = cfg.epochs * cfg.steps_per_epoch
+    rows, start, step = [], time.perf_counter(), 0
+    for epoch in range(cfg.epochs):
+        searching = epoch >= cfg.warmup_epochs
+        tau = cfg.tau[0] * (cfg.tau[1] / cfg.tau[0]) ** (epoch / max(cfg.epochs - 1, 1))
+        desc = f"{'search' if searching else 'warm-up'} epoch {epoch + 1}/{cfg.epochs}"
+        for _ in tqdm(range(cfg.steps_per_epoch), desc=desc, disable=not progress, leave=False):
+            xb, yb = next(train)
+            supernet.train()
+            with torch.no_grad():
+                if searching:
+                    paths = sample_paths(alpha, cfg.sampling, cfg.paths, tau, gen)
+                else:
+                    paths = uniform_paths(space, gen)
+            for group in w_opt.param_groups:
+                group["lr"] = 0.5 * cfg.weight_lr * (1 + math.cos(math.pi * step / total))
+            loss = F.cross_entropy(supernet(xb, paths), yb)
+            w_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            w_opt.step()
+            step += 1
+            if searching:
+                arch_step(state, cfg, a_opt, h_opt, *next(val), tau, gen)
+        row = trajectory_row(state, splits, epoch, searching, time.perf_counter() - start)
+        rows.append(row)
+        if trajectory_path:
+            append_csv(trajectory_path, row)
+        if on_epoch:
+            on_epoch(row)
+    return state, rows
+
+
+def endless_batches(x, y, splits: Splits, batch_size: int, seed: int, augment: bool):
+    """Shuffled batches forever, reshuffled (new seed) at every pass over the data."""
+    rounds = 0
+    while True:
+        yield from iterate_batches(x, y, batch_size, splits.mean, splits.std, shuffle=True, augment=augment,
+                                   seed=seed + rounds, drop_last=True)  # fmt: skip
+        rounds += 1
+
+
+def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, gen) -> None:
+    """One step of alpha (and free accelerator logits) on a validation batch: CE + lam * log cost."""
+    state.supernet.eval()  # BN uses running statistics: alpha sees the network it would pick
+    paths = sample_paths(state.alpha, cfg.sampling, cfg.paths, tau, gen)
+    ce = F.cross_entropy(state.supernet(xv, paths), yv)
+    cost, _ = hardware_cost(state, tau, gen)
+    loss = ce + cfg.lam * cost
+    a_opt.zero_grad(set_to_none=True)
+    if h_opt:
+        h_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    state.supernet.zero_grad(set_to_none=True)  # the weights learn on the train split only
+    a_opt.step()
+    if h_opt:
+        h_opt.step()
+
+
+def trajectory_row(state: SearchState, splits: Splits, epoch: int, searching: bool, elapsed: float) -> dict:
+    point = derived_point(state)
+    paths = arch_paths(state.supernet.space, point["arch"])
+    acc = path_accuracy(state.supernet, paths, splits.x_val, splits.y_val, splits)
+    return {
+        "epoch": epoch + 1,
+        "phase": "search" if searching else "warmup",
+        "alpha_entropy": round(state.alpha.entropy(), 5),
+        "arch": ",".join(point["arch"].ops),
+        "accelerator": json.dumps(point["accelerator"].to_dict()),
+        "pred_latency_cycles": point["latency_cycles"],
+        "pred_energy_pj": point["energy_pj"],
+        "pred_area_mm2": point["area_mm2"],
+        "pred_log_objective": point["log_objective"],
+        "val_acc_supernet": acc,
+        "elapsed_s": round(elapsed, 2),
+    }
+
+
+def append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def config_dict(cfg: SearchConfig) -> dict:
+    return asdict(cfg)

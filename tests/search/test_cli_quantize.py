@@ -1,0 +1,75 @@
+import json
+
+import pytest
+import torch
+
+from dfq.pipeline import load_quantized
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A smoke-trained checkpoint on a small 1x28x28 .npz, like `coexplore train` writes."""
+    from click.testing import CliRunner
+
+    from search.cli import main
+    from tests.conftest import _make_npz
+
+    folder = tmp_path_factory.mktemp("trained")
+    npz = str(_make_npz(folder / "d.npz", n_train=240, n_test=60, size=28, channels=1, layout="nhw"))
+    result = CliRunner().invoke(
+        main, ["train", "--data-dir", npz, "--out", str(folder / "run"), "--profile", "smoke", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    return str(folder / "run" / "best.pt"), npz
+
+
+@pytest.mark.parametrize("source", ["noise", "zeroq", "gdfq", "real"])
+def test_quantize_writes_checkpoint_and_metrics(cli, tmp_path, trained, source):
+    checkpoint, npz = trained
+    out = tmp_path / "q"
+    result = cli("quantize", "--checkpoint", checkpoint, "--data-dir", npz, "--source", source,
+                 "--w-bits", 4, "--a-bits", 8, "--profile", "smoke", "--out", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["source"] == source and metrics["finetune"] == ("kd" if source == "gdfq" else "none")
+    assert (metrics["w_bits"], metrics["a_bits"]) == (4, 8)
+    for key in ("fp_test_acc", "quant_test_acc", "top1_agreement"):
+        assert 0 <= metrics[key] <= 1
+    assert metrics["total_time_s"] >= metrics["source_prepare_time_s"]
+    model, payload = load_quantized(out / "quantized.pt")
+    assert payload["run"]["quant_test_acc"] == metrics["quant_test_acc"]
+    assert torch.isfinite(model(torch.randn(2, 1, 28, 28))).all()
+
+
+def test_quantize_refuses_bad_input(cli, tmp_path, trained):
+    checkpoint, npz = trained
+    base = ("quantize", "--data-dir", npz, "--profile", "smoke", "--quiet", "--out", tmp_path / "q")
+    cases = [
+        (("--checkpoint", tmp_path / "missing.pt"), "missing.pt"),
+        (("--checkpoint", checkpoint, "--source", "noise", "--finetune", "qat"), "real labels"),
+        (("--checkpoint", checkpoint, "--w-bits", 1), "w-bits"),
+        (("--checkpoint", checkpoint, "--source", "nope"), "nope"),
+    ]
+    for extra, message in cases:
+        result = cli(*base, *extra)
+        assert result.exit_code == 2 and message in result.output, result.output
+    (tmp_path / "junk.pt").write_text("junk")
+    result = cli(*base, "--checkpoint", tmp_path / "junk.pt")
+    assert result.exit_code == 2 and "junk.pt" in result.output
+    assert not (tmp_path / "q").exists()  # nothing half-written
+
+
+def test_quantize_table_resumes(cli, tmp_path, trained):
+    checkpoint, npz = trained
+    out = tmp_path / "t.csv"
+    args = ("quantize-table", "--checkpoint", checkpoint, "--data-dir", npz, "--profile", "smoke",
+            "--seeds", 1, "--out", out, "--quiet")  # fmt: skip
+    first = cli(*args)
+    assert first.exit_code == 0, first.output
+    runs = (tmp_path / "t_runs.csv").read_text().splitlines()
+    assert len(runs) == 1 + 6 * 4  # header + methods x bit widths
+    summary = (tmp_path / "t.csv").read_text().splitlines()
+    assert summary[0].startswith("method,bits,seeds,fp_acc,acc_mean,acc_std")
+    again = cli(*args)
+    assert again.exit_code == 0 and "seed 0:" not in again.output  # every row was already there
+    assert (tmp_path / "t_runs.csv").read_text().splitlines() == runs
