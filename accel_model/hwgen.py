@@ -88,6 +88,20 @@ class FreeAccelerator(nn.Module):
         return [g.expand(arch_probs.shape[0], -1) for g in self.logits]
 
 
+class FixedAccelerator(nn.Module):
+    """One concrete accelerator as (very peaked) logits: a search on fixed hardware."""
+
+    def __init__(self, relax, accel: Accelerator):
+        super().__init__()
+        hard = relax.hard([accel])
+        for i, group in enumerate(hard):
+            self.register_buffer(f"logits_{i}", group * 1e4)
+        self.fields = len(hard)
+
+    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
+        return [getattr(self, f"logits_{i}").expand(arch_probs.shape[0], -1) for i in range(self.fields)]
+
+
 class PerDataflowGenerator(nn.Module):
     """One ``HardwareGenerator`` per dataflow, each with its dataflow fixed; the frozen evaluator picks
     among their accelerators per architecture (``select_accelerators``).

@@ -1,10 +1,13 @@
-"""``coexplore search``: DANCE co-exploration, then derive, retrain and simulate the result."""
+"""``coexplore search`` (DANCE co-exploration) and ``coexplore baseline`` (two-stage, hw-first, optuna):
+search, then derive, retrain and simulate the result into a run folder."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,90 +23,158 @@ from search.cli_util import (
 )
 
 
+def search_options(fn):
+    """Options shared by ``search`` and ``baseline``."""
+    from search.dance import SEARCH_PROFILES
+
+    options = [
+        click.option("--objective", default="edap", show_default=True,
+                     help="latency, energy, area, edp, edap or weights like latency=1,energy=0.5."),
+        click.option("--lam", type=click.FloatRange(min=0), default=0.5, show_default=True,
+                     help="Weight of the log hardware cost against cross-entropy."),
+        click.option("--profile", type=click.Choice(sorted(SEARCH_PROFILES)), default="quick",
+                     show_default=True, help="Search length; the derived child is retrained with the "
+                     "training profile of the same name."),
+        EVALUATOR_OPTION,
+        click.option("--epochs", type=click.IntRange(min=2), help="Override the profile's search epochs."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Processes simulating with ZigZag."),
+        DATA_DIR_OPTION,
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@dataclass
+class Setup:
+    cfg: Any
+    weights: dict[str, float]
+    evaluator: Any
+    splits: Any
+    space: Any
+    template: Any
+    out_dir: Path
+
+
+def prepare(objective, lam, profile, evaluator_path, epochs, seed, data_dir, out, overwrite, **cfg_overrides):
+    """Validate everything before any work, so bad input exits 2 with nothing written."""
+    from accel_model.hwgen import parse_objective
+    from nas.cost_template import cost_template
+    from nas.space import SearchSpace
+    from search.dance import SEARCH_PROFILES
+
+    with bad_input_is_exit_2("--objective"):
+        weights = parse_objective(objective)
+    with bad_input_is_exit_2():
+        overrides = {k: v for k, v in {"epochs": epochs, **cfg_overrides}.items() if v is not None}
+        cfg = replace(SEARCH_PROFILES[profile], objective=objective, lam=lam, seed=seed, **overrides)
+    out_dir = check_out_dir(out, overwrite)
+    evaluator = load_evaluator_or_exit(evaluator_path)
+    splits = load_splits(data_dir)
+    space = SearchSpace()
+    template = cost_template(space, splits.image_size, splits.channels, splits.num_classes)
+    return Setup(cfg, weights, evaluator, splits, space, template, out_dir)
+
+
+def finish(setup: Setup, profile: str, arch, accel, extra: dict, start: float, workers: int, quiet: bool):
+    from nas.train import profile_config
+    from search.dance import config_dict
+    from search.derive import verify_design
+
+    search_time = time.perf_counter() - start
+    extra = {"search": config_dict(setup.cfg), "search_time_s": search_time,
+             "objective_weights": setup.weights, **extra}  # fmt: skip
+    train_cfg = profile_config(profile, seed=setup.cfg.seed)
+    metrics = verify_design(setup.out_dir, setup.space, setup.splits, arch, accel, setup.evaluator,
+                            train_cfg, extra, workers, not quiet)  # fmt: skip
+    metrics["total_time_s"] = time.perf_counter() - start
+    (setup.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    sim, pred = metrics["simulated"], metrics["predicted"]
+    click.echo(
+        f"{','.join(arch.ops)} on {accel.to_dict()}\n"
+        f"test accuracy {metrics['test_acc'] * 100:.2f}%  simulated: {sim['latency_ms']:.3f} ms "
+        f"({sim['fps']:.0f} fps), {sim['energy_uj']:.2f} uJ, {sim['area_mm2']:.3f} mm2, "
+        f"EDAP {sim['edap']:.3e} (predicted {pred['edap']:.3e})\n"
+        f"search {search_time:.0f} s, total {metrics['total_time_s']:.0f} s -> {setup.out_dir}"
+    )
+    return metrics
+
+
+def epoch_printer(quiet: bool):
+    def show(row):
+        if not quiet:
+            click.echo(f"epoch {row['epoch']} ({row['phase']}): entropy {row['alpha_entropy']:.3f}, "
+                       f"val acc {row['val_acc_supernet']:.4f}, arch {row['arch']}")  # fmt: skip
+
+    return show
+
+
 def register(main: click.Group) -> None:
+    from search.baselines import BASELINES
     from search.cli_hwgen import DEFAULT_GENERATOR
-    from search.dance import HW_MODES, SEARCH_PROFILES
+    from search.dance import HW_MODES
 
     @main.command()
-    @click.option("--objective", default="edap", show_default=True,
-                  help="latency, energy, area, edp, edap or weights like latency=1,energy=0.5.")  # fmt: skip
-    @click.option("--lam", type=click.FloatRange(min=0), default=0.5, show_default=True,
-                  help="Weight of the log hardware cost against cross-entropy.")  # fmt: skip
-    @click.option("--profile", type=click.Choice(sorted(SEARCH_PROFILES)), default="quick", show_default=True,
-                  help="Search length; the derived child is retrained with the training profile of "
-                  "the same name.")  # fmt: skip
+    @search_options
     @click.option("--hw", type=click.Choice(HW_MODES), default="generator", show_default=True,
                   help="generator: the frozen hardware-generation network (DANCE); free: accelerator logits "
                   "trained with alpha.")  # fmt: skip
     @click.option("--generator", "generator_path", default=str(DEFAULT_GENERATOR), show_default=True,
                   help="Hardware generator file (its objective must match --objective).")  # fmt: skip
-    @EVALUATOR_OPTION
     @click.option("--sampling", type=click.Choice(["binary", "gumbel", "soft"]), default=None,
                   help="Path sampling of the supernet (default: the profile's, binary gates).")  # fmt: skip
-    @click.option("--epochs", type=click.IntRange(min=2), help="Override the profile's search epochs.")
-    @click.option("--seed", type=int, default=0, show_default=True)
-    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-                  help="Processes simulating the derived network with ZigZag.")  # fmt: skip
-    @DATA_DIR_OPTION
     @out_dir_options("runs/search", "Run folder.")
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
-    def search(objective, lam, profile, hw, generator_path, evaluator_path, sampling, epochs, seed, workers,
-               data_dir, out, overwrite, quiet):  # fmt: skip
+    def search(objective, lam, profile, evaluator_path, epochs, seed, workers, data_dir, quiet, hw,
+               generator_path, sampling, out, overwrite):  # fmt: skip
         """Search a network and its accelerator together (DANCE), then retrain the derived child, simulate
         it on the derived accelerator with ZigZag and write a run folder (see README)."""
-        from accel_model.hwgen import SelectedMember, parse_objective
-        from nas.cost_template import cost_template
-        from nas.space import SearchSpace
-        from nas.train import profile_config
-        from search.dance import config_dict, derived_point, run_search
-        from search.derive import verify_design
+        from accel_model.hwgen import SelectedMember
+        from search.dance import derived_point, run_search
 
-        with bad_input_is_exit_2("--objective"):
-            weights = parse_objective(objective)
-        with bad_input_is_exit_2():
-            overrides = {k: v for k, v in (("sampling", sampling), ("epochs", epochs)) if v is not None}
-            cfg = replace(
-                SEARCH_PROFILES[profile], objective=objective, lam=lam, hw=hw, seed=seed, **overrides
-            )
-        out_dir = check_out_dir(out, overwrite)
-        evaluator = load_evaluator_or_exit(evaluator_path)
-        splits = load_splits(data_dir)
-        space = SearchSpace()
-        template = cost_template(space, splits.image_size, splits.channels, splits.num_classes)
+        setup = prepare(objective, lam, profile, evaluator_path, epochs, seed, data_dir, out, overwrite,
+                        hw=hw, sampling=sampling)  # fmt: skip
         hardware = None
         if hw == "generator":
-            hardware = load_matching_generator(generator_path, weights, splits.image_size)
+            hardware = load_matching_generator(generator_path, setup.weights, setup.splits.image_size)
             hardware.requires_grad_(False)
             if hasattr(hardware, "members"):
-                hardware = SelectedMember(hardware, evaluator, template, weights)
-        clear_dir(out_dir)
+                hardware = SelectedMember(hardware, setup.evaluator, setup.template, setup.weights)
+        clear_dir(setup.out_dir)
         start = time.perf_counter()
-
-        def show(row):
-            if not quiet:
-                click.echo(f"epoch {row['epoch']} ({row['phase']}): entropy {row['alpha_entropy']:.3f}, "
-                           f"val acc {row['val_acc_supernet']:.4f}, arch {row['arch']}")  # fmt: skip
-
-        state, rows = run_search(space, splits, cfg, evaluator, template, weights, hardware,
-                                 out_dir / "trajectory.csv", not quiet, show)  # fmt: skip
-        search_time = time.perf_counter() - start
+        state, _ = run_search(setup.space, setup.splits, setup.cfg, setup.evaluator, setup.template,
+                              setup.weights, hardware, setup.out_dir / "trajectory.csv", not quiet,
+                              epoch_printer(quiet))  # fmt: skip
         point = derived_point(state)
-        metrics = verify_design(
-            out_dir, space, splits, point["arch"], point["accelerator"], evaluator,
-            profile_config(profile, seed=seed), {"search": config_dict(cfg), "search_time_s": search_time,
-            "objective_weights": weights}, workers, not quiet,
-        )  # fmt: skip
-        metrics["total_time_s"] = time.perf_counter() - start
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        sim, pred = metrics["simulated"], metrics["predicted"]
-        click.echo(
-            f"{','.join(point['arch'].ops)} on {point['accelerator'].to_dict()}\n"
-            f"test accuracy {metrics['test_acc'] * 100:.2f}%  simulated: {sim['latency_ms']:.3f} ms "
-            f"({sim['fps']:.0f} fps), {sim['energy_uj']:.2f} uJ, {sim['area_mm2']:.3f} mm2, "
-            f"EDAP {sim['edap']:.3e} "
-            f"(predicted EDAP {pred['edap']:.3e})\nsearch {search_time:.0f} s, total "
-            f"{metrics['total_time_s']:.0f} s -> {out_dir}"
+        finish(
+            setup, profile, point["arch"], point["accelerator"], {"method": "dance"}, start, workers, quiet
         )
+
+    @main.command()
+    @click.argument("method", type=click.Choice(sorted(BASELINES)))
+    @search_options
+    @click.option("--budget-s", type=click.FloatRange(min=1), default=300, show_default=True,
+                  help="optuna: wall-clock of the black-box search (use DANCE's search time).")  # fmt: skip
+    @click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True,
+                  help="two-stage, hw-first: evaluator's best accelerators verified by ZigZag.")  # fmt: skip
+    @out_dir_options("runs/baseline", "Run folder.")
+    def baseline(method, objective, lam, profile, evaluator_path, epochs, seed, workers, data_dir, quiet,
+                 budget_s, top_k, out, overwrite):  # fmt: skip
+        """Baselines on the same budget: two-stage (accuracy-only NAS, then the best accelerator),
+        hw-first (best accelerator for the default network, then NAS on it), optuna (NSGA-II over
+        network and accelerator with proxy accuracy and simulated cost). Writes a run folder like search."""
+        from search.baselines import BaselineContext
+
+        setup = prepare(objective, lam, profile, evaluator_path, epochs, seed, data_dir, out, overwrite)
+        clear_dir(setup.out_dir)
+        ctx = BaselineContext(setup.space, setup.splits, setup.cfg, setup.evaluator, setup.template,
+                              setup.weights, setup.out_dir / "trajectory.csv", workers, top_k, budget_s,
+                              progress=not quiet)  # fmt: skip
+        start = time.perf_counter()
+        arch, accel, facts = BASELINES[method](ctx)
+        finish(setup, profile, arch, accel, {"method": method, **facts}, start, workers, quiet)
 
 
 def load_matching_generator(path: str, weights: dict, image_size: int):

@@ -3,6 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from accel_model.evaluator import load_evaluator
+from nas.data import load_npz, split_validation
 from search.cli import main
 
 
@@ -28,3 +30,16 @@ def write_json(tmp_path):
 def cli():
     """``cli(*args)`` runs ``coexplore`` in process and returns the click result."""
     return lambda *args: CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def evaluator():
+    """The committed evaluator network."""
+    return load_evaluator()
+
+
+@pytest.fixture
+def splits(tmp_path, make_npz):
+    """A tiny 1x28x28 data set split like Fashion-MNIST (train / validation / test)."""
+    path = make_npz(tmp_path / "d.npz", n_train=96, n_test=24, size=28, channels=1, layout="nhw")
+    return split_validation(load_npz(path), val_fraction=0.25)

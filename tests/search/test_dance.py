@@ -6,10 +6,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from accel_model.evaluator import load_evaluator
 from accel_model.hwgen import FreeAccelerator, parse_objective
 from nas.cost_template import cost_template
-from nas.data import load_npz, split_validation
 from nas.model import build_child
 from nas.space import SearchSpace, Stage
 from nas.supernet import ArchParams, Supernet
@@ -17,19 +15,8 @@ from nas.train import PROFILES
 from search.dance import SEARCH_PROFILES, SearchState, arch_step, hardware_cost, run_search
 from search.derive import load_run, verify_design
 
-TINY = SearchSpace(stem_channels=8, stages=(Stage(8, 1, 1), Stage(16, 1, 2)), head_channels=32)
 EDAP = parse_objective("edap")
-
-
-@pytest.fixture(scope="module")
-def evaluator():
-    return load_evaluator()
-
-
-@pytest.fixture
-def splits(tmp_path, make_npz):
-    path = make_npz(tmp_path / "d.npz", n_train=96, n_test=24, size=28, channels=1, layout="nhw")
-    return split_validation(load_npz(path), val_fraction=0.25)
+TINY = SearchSpace(stem_channels=8, stages=(Stage(8, 1, 1), Stage(16, 1, 2)), head_channels=32)
 
 
 def tiny_state(evaluator, space=TINY):
