@@ -175,7 +175,11 @@ def run_search(
 
 
 def endless_batches(x, y, splits: Splits, batch_size: int, seed: int, augment: bool):
-    """Shuffled batches forever, reshuffled (new seed) at every pass over the data."""
+    """Shuffled batches forever, reshuffled (new seed) at every pass over the data. A split smaller than
+    a batch gives batches of the whole split (drop_last would otherwise yield nothing, forever)."""
+    if len(x) == 0:
+        raise ValueError("a data split is empty")
+    batch_size = min(batch_size, len(x))
     rounds = 0
     while True:
         yield from iterate_batches(x, y, batch_size, splits.mean, splits.std, shuffle=True, augment=augment,

@@ -1,4 +1,3 @@
-import json
 
 from search.derive import load_run
 

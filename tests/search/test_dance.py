@@ -76,3 +76,12 @@ def test_tiny_search_runs_and_writes_a_reloadable_run_folder(evaluator, splits, 
 def test_an_incomplete_run_folder_is_named(tmp_path):
     with pytest.raises(ValueError, match="missing arch.json"):
         load_run(tmp_path)
+
+
+def test_a_split_smaller_than_a_batch_still_gives_batches(splits):
+    from search.dance import endless_batches
+
+    batches = endless_batches(splits.x_val[:5], splits.y_val[:5], splits, 16, 0, False)
+    for _ in range(3):
+        xb, _ = next(batches)
+        assert xb.shape[0] == 5
