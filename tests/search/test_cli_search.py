@@ -1,4 +1,3 @@
-
 from search.derive import load_run
 
 
