@@ -47,7 +47,7 @@ def test_quantized_checkpoint_reloads_to_identical_outputs(tmp_path, child_teach
 
 
 def test_bad_quantized_files_fail_clearly(tmp_path):
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(ValueError, match="no such checkpoint file"):
         load_quantized(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
