@@ -17,7 +17,6 @@ those lists from alpha:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -117,9 +116,6 @@ class Supernet(nn.Module):
             x = sum(w * candidates[self.space.ops[i]](x) for i, w in chosen)
         return self.classifier(self.pool(self.head(x)).flatten(1))
 
-    def weight_parameters(self) -> list[nn.Parameter]:
-        return list(self.parameters())
-
 
 def uniform_paths(space: SearchSpace, generator: torch.Generator) -> Paths:
     """One op per layer uniformly among the allowed ones (weight warm-up, SPOS-style)."""
@@ -128,7 +124,3 @@ def uniform_paths(space: SearchSpace, generator: torch.Generator) -> Paths:
         op = slot.allowed_ops[int(torch.randint(len(slot.allowed_ops), (1,), generator=generator))]
         out.append([(space.ops.index(op), torch.ones(()))])
     return out
-
-
-def child_paths_equal(paths: Paths, arch: Arch, ops: Sequence[str]) -> bool:
-    return [[ops[i] for i, _ in layer] for layer in paths] == [[op] for op in arch.ops]
