@@ -38,6 +38,21 @@ def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_bytes(path, write)
 
 
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a CSV written by ``write_rows`` (none when the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def runs_path(table: str | Path) -> Path:
+    """Where a resumable table keeps its one-row-per-run file: ``<table>_runs.csv`` beside it."""
+    table = Path(table)
+    return table.with_name(table.stem + "_runs.csv")
+
+
 def load_torch_file(path: str | Path, what: str, hint: str = "") -> Any:
     """``torch.load`` (CPU, weights only) with one-line ``ValueError``s naming the file: missing (plus
     ``hint``, e.g. how to make one) or unreadable."""

@@ -7,13 +7,12 @@ it; each row's ``total_time_s`` still counts that preparation, as a single run w
 
 from __future__ import annotations
 
-import csv
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from accel_model.files import write_rows
+from accel_model.files import read_rows, runs_path, write_rows
 from dfq.pipeline import run_method, source_context
 from dfq.quant_model import QuantSpec
 from dfq.settings import DFQSettings
@@ -42,19 +41,8 @@ RUN_FIELDS = (
 )  # fmt: skip
 
 
-def runs_path(table: Path) -> Path:
-    return table.with_name(table.stem + "_runs.csv")
-
-
 def _key(row: dict) -> tuple[str, int, int, int]:
     return row["method"], int(row["w_bits"]), int(row["a_bits"]), int(row["seed"])
-
-
-def read_runs(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def run_table(
@@ -71,7 +59,7 @@ def run_table(
     progress: bool = False,
 ) -> list[dict]:
     """Run every missing row, appending each to the runs file; then write the summary ``table``."""
-    rows = read_runs(runs_path(table))
+    rows = read_rows(runs_path(table))
     done = {_key(r) for r in rows}
     for seed in range(seeds):
         for source_name in dict.fromkeys(m.source for m in methods):

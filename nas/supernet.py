@@ -17,6 +17,7 @@ those lists from alpha:
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -115,6 +116,26 @@ class Supernet(nn.Module):
         for candidates, chosen in zip(self.layers, paths, strict=True):
             x = sum(w * candidates[self.space.ops[i]](x) for i, w in chosen)
         return self.classifier(self.pool(self.head(x)).flatten(1))
+
+
+@contextmanager
+def batch_statistics(model: nn.Module):
+    """Within: BatchNorm normalizes with the statistics of the current batch and leaves its running
+    statistics untouched (momentum 0); everything else is in eval mode. A supernet's running statistics
+    mix every path that was trained, so they do not fit any single child; the batch's own do."""
+    was_training = model.training
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.train()
+        m.momentum = 0.0
+    try:
+        yield model
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        model.train(was_training)
 
 
 def uniform_paths(space: SearchSpace, generator: torch.Generator) -> Paths:

@@ -56,6 +56,7 @@ class TrainConfig:
 PROFILES: dict[str, TrainConfig] = {
     "quick": TrainConfig(epochs=7),
     "full": TrainConfig(epochs=30, label_smoothing=0.1),
+    "short": TrainConfig(epochs=2),
     "smoke": TrainConfig(epochs=1, batch_size=64, augment=False),
 }
 

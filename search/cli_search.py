@@ -131,17 +131,11 @@ def register(main: click.Group) -> None:
                generator_path, sampling, out, overwrite):  # fmt: skip
         """Search a network and its accelerator together (DANCE), then retrain the derived child, simulate
         it on the derived accelerator with ZigZag and write a run folder (see README)."""
-        from accel_model.hwgen import SelectedMember
         from search.dance import derived_point, run_search
 
         setup = prepare(objective, lam, profile, evaluator_path, epochs, seed, data_dir, out, overwrite,
                         hw=hw, sampling=sampling)  # fmt: skip
-        hardware = None
-        if hw == "generator":
-            hardware = load_matching_generator(generator_path, setup.weights, setup.splits.image_size)
-            hardware.requires_grad_(False)
-            if hasattr(hardware, "members"):
-                hardware = SelectedMember(hardware, setup.evaluator, setup.template, setup.weights)
+        hardware = dance_hardware(generator_path, setup) if hw == "generator" else None
         clear_dir(setup.out_dir)
         start = time.perf_counter()
         state, _ = run_search(setup.space, setup.splits, setup.cfg, setup.evaluator, setup.template,
@@ -175,6 +169,17 @@ def register(main: click.Group) -> None:
         start = time.perf_counter()
         arch, accel, facts = BASELINES[method](ctx)
         finish(setup, profile, arch, accel, {"method": method, **facts}, start, workers, quiet)
+
+
+def dance_hardware(generator_path: str, setup: Setup):
+    """The frozen hardware-generation side of DANCE for ``setup``'s objective (exit 2 on a mismatch)."""
+    from accel_model.hwgen import SelectedMember
+
+    hardware = load_matching_generator(generator_path, setup.weights, setup.splits.image_size)
+    hardware.requires_grad_(False)
+    if hasattr(hardware, "members"):
+        hardware = SelectedMember(hardware, setup.evaluator, setup.template, setup.weights)
+    return hardware
 
 
 def load_matching_generator(path: str, weights: dict, image_size: int):

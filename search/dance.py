@@ -32,7 +32,15 @@ from accel_model.expected_cost import CostTemplate, expected_cost
 from accel_model.hwgen import FreeAccelerator, log_objective
 from nas.data import Splits, iterate_batches
 from nas.space import SearchSpace
-from nas.supernet import SAMPLING, ArchParams, Supernet, arch_paths, sample_paths, uniform_paths
+from nas.supernet import (
+    SAMPLING,
+    ArchParams,
+    Supernet,
+    arch_paths,
+    batch_statistics,
+    sample_paths,
+    uniform_paths,
+)
 
 HW_MODES = ("generator", "free")
 
@@ -69,6 +77,7 @@ class SearchConfig:
 SEARCH_PROFILES = {
     "quick": SearchConfig(),
     "full": SearchConfig(epochs=30, warmup_epochs=10, steps_per_epoch=430, paths=2),
+    "short": SearchConfig(epochs=3, warmup_epochs=1, steps_per_epoch=80),  # the method table's runs
     "smoke": SearchConfig(epochs=2, warmup_epochs=1, steps_per_epoch=2, batch_size=16),
 }
 
@@ -107,10 +116,10 @@ def derived_point(state: SearchState) -> dict:
 @torch.no_grad()
 def path_accuracy(supernet: Supernet, paths, x, y, splits: Splits, batch_size: int = 500,
                   channels_last: bool = False) -> float:  # fmt: skip
-    supernet.eval()
     correct = 0
-    for xb, yb in iterate_batches(x, y, batch_size, splits.mean, splits.std, channels_last=channels_last):
-        correct += (supernet(xb, paths).argmax(1) == yb).sum().item()
+    with batch_statistics(supernet):
+        for xb, yb in iterate_batches(x, y, batch_size, splits.mean, splits.std, channels_last=channels_last):
+            correct += (supernet(xb, paths).argmax(1) == yb).sum().item()
     return correct / len(y)
 
 
@@ -197,7 +206,7 @@ def weight_step(state: SearchState, opt: torch.optim.Optimizer, xb, yb, paths) -
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def endless_batches(x, y, splits: Splits, batch_size: int, seed: int, augment: bool,
@@ -217,11 +226,11 @@ def endless_batches(x, y, splits: Splits, batch_size: int, seed: int, augment: b
 
 def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, gen) -> None:
     """One step of alpha (and free accelerator logits) on a validation batch: CE + lam * log cost."""
-    state.supernet.eval()  # BN uses running statistics: alpha sees the network it would pick
     paths = sample_paths(state.alpha, cfg.sampling, cfg.paths, tau, gen)
     state.supernet.requires_grad_(False)  # the weights learn on the train split only: skip their grads
     try:
-        ce = F.cross_entropy(state.supernet(xv, paths), yv)
+        with batch_statistics(state.supernet):  # BN of the sampled child, not the mix of all paths
+            ce = F.cross_entropy(state.supernet(xv, paths), yv)
     finally:
         state.supernet.requires_grad_(True)
     cost, _ = hardware_cost(state, tau, gen)

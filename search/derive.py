@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,13 +68,25 @@ def verify_design(
     extra: dict[str, Any],
     workers: int = 2,
     progress: bool = True,
+    reuse: Path | None = None,
 ) -> dict[str, Any]:
-    """Retrain, simulate and write the run folder's files; returns ``metrics.json``'s content."""
+    """Retrain, simulate and write the run folder's files; returns ``metrics.json``'s content.
+
+    ``reuse``: a run folder whose child has the same arch and was trained with the same ``train_cfg``
+    (seed included); its trained model is copied instead of training again (the table uses this)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "arch.json").write_text(arch.to_json() + "\n")
     (out_dir / "accelerator.json").write_text(json.dumps(accel.to_dict(), indent=1) + "\n")
-    result = train_child(space, arch, splits, train_cfg, out_dir / "train", progress=progress)
-    os.replace(out_dir / "train" / "best.pt", out_dir / "model.pt")
+    if reuse is None:
+        result = train_child(space, arch, splits, train_cfg, out_dir / "train", progress=progress)
+        os.replace(out_dir / "train" / "best.pt", out_dir / "model.pt")
+    else:
+        result = json.loads((reuse / "metrics.json").read_text())
+        if result["arch"] != arch.to_dict():
+            raise ValueError(f"{reuse} holds another arch than {arch.ops}")
+        shutil.copyfile(reuse / "model.pt", out_dir / "model.pt")
+        shutil.copytree(reuse / "train", out_dir / "train", dirs_exist_ok=True)
+        extra = {**extra, "retrain_reused_from": str(reuse)}
     layers = build_child(space, arch, splits.channels, splits.num_classes).layer_shapes(splits.image_size)
     plot_trajectory(out_dir / "trajectory.csv", out_dir / "trajectory.png")
     metrics = {

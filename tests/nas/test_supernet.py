@@ -66,3 +66,19 @@ def test_bad_paths_and_modes_fail_clearly():
         sample_paths(ArchParams(TINY), "random")
     with pytest.raises(ValueError, match="path lists for 2 layers"):
         Supernet(TINY)(torch.randn(1, 1, 28, 28), [])
+
+
+def test_batch_statistics_normalizes_by_the_batch_and_keeps_running_statistics():
+    from nas.supernet import batch_statistics
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5))
+    net.eval()
+    x = torch.randn(8, 1, 6, 6) * 3 + 2
+    before = net[1].running_mean.clone()
+    with batch_statistics(net):
+        out = net(x)
+        assert not net.training and not net[2].training
+    assert torch.equal(net[1].running_mean, before) and net[1].momentum == 0.1 and not net.training
+    mean = out.mean(dim=(0, 2, 3))
+    assert torch.allclose(mean, net[1].bias, atol=1e-5)  # batch-normalized: per-channel mean = beta
