@@ -6,7 +6,7 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: setup data demo test test-all lint bench clean
+.PHONY: setup data demo child test test-all lint bench clean
 
 setup: data $(STAMP)
 
@@ -26,8 +26,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# The quick co-exploration end to end: DANCE search -> retrain the derived child -> simulate it with ZigZag.
 demo: setup
-	$(BIN)/coexplore train --arch default --profile quick --out runs/demo --overwrite
+	$(BIN)/coexplore search --objective edap --lam 0.5 --profile quick --out runs/demo --overwrite
+
+# The default child of the search space, trained alone (the teacher of the DFQ commands in the README).
+child: setup
+	$(BIN)/coexplore train --arch default --profile quick --out runs/default --overwrite
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -40,6 +45,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/search_overhead.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

@@ -48,7 +48,7 @@ def common_options(fn):
                 "--checkpoint",
                 required=True,
                 type=click.Path(dir_okay=False),
-                help="Full-precision checkpoint written by `coexplore train` (e.g. runs/demo/best.pt).",
+                help="Full-precision checkpoint written by `coexplore train` (e.g. runs/default/best.pt).",
             ),
             click.option(
                 "--profile",

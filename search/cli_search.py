@@ -92,15 +92,33 @@ def finish(setup: Setup, profile: str, arch, accel, extra: dict, start: float, w
                             train_cfg, extra, workers, not quiet)  # fmt: skip
     metrics["total_time_s"] = time.perf_counter() - start
     (setup.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    sim, pred = metrics["simulated"], metrics["predicted"]
-    click.echo(
-        f"{','.join(arch.ops)} on {accel.to_dict()}\n"
-        f"test accuracy {metrics['test_acc'] * 100:.2f}%  simulated: {sim['latency_ms']:.3f} ms "
-        f"({sim['fps']:.0f} fps), {sim['energy_uj']:.2f} uJ, {sim['area_mm2']:.3f} mm2, "
-        f"EDAP {sim['edap']:.3e} (predicted {pred['edap']:.3e})\n"
-        f"search {search_time:.0f} s, total {metrics['total_time_s']:.0f} s -> {setup.out_dir}"
-    )
+    click.echo(result_table(metrics, search_time, setup.out_dir))
     return metrics
+
+
+RESULT_ROWS = (  # (label, metrics key, format)
+    ("latency (ms)", "latency_ms", "{:.4f}"),
+    ("frames/s", "fps", "{:,.0f}"),
+    ("energy (uJ)", "energy_uj", "{:.3f}"),
+    ("area (mm2)", "area_mm2", "{:.3f}"),
+    ("EDAP", "edap", "{:.4g}"),
+)
+
+
+def result_table(metrics: dict, search_time: float, out_dir: Path) -> str:
+    """The derived design as a small text table: accuracy, and each cost predicted vs simulated."""
+    sim, pred = metrics["simulated"], metrics["predicted"]
+    lines = [
+        f"arch         {','.join(metrics['arch']['ops'])}",
+        f"accelerator  {json.dumps(metrics['accelerator'])}",
+        f"accuracy     val {metrics['val_acc'] * 100:.2f}%  test {metrics['test_acc'] * 100:.2f}%",
+        f"{'':<14}{'predicted':>12}{'simulated':>12}",
+    ]
+    lines += [
+        f"{label:<14}{fmt.format(pred[key]):>12}{fmt.format(sim[key]):>12}" for label, key, fmt in RESULT_ROWS
+    ]
+    lines.append(f"search {search_time:.0f} s, total {metrics['total_time_s']:.0f} s -> {out_dir}")
+    return "\n".join(lines)
 
 
 def epoch_printer(quiet: bool):
