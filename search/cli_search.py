@@ -144,25 +144,27 @@ def register(main: click.Group) -> None:
                   help="Hardware generator file (its objective must match --objective).")  # fmt: skip
     @click.option("--sampling", type=click.Choice(["binary", "gumbel", "soft"]), default=None,
                   help="Path sampling of the supernet (default: the profile's, binary gates).")  # fmt: skip
+    @constraint_options
     @out_dir_options("runs/search", "Run folder.")
     def search(objective, lam, profile, evaluator_path, epochs, seed, workers, data_dir, quiet, hw,
-               generator_path, sampling, out, overwrite):  # fmt: skip
+               generator_path, sampling, min_fps, max_latency_ms, max_energy_mj, max_area_mm2,
+               constraint_mode, penalty, out, overwrite):  # fmt: skip
         """Search a network and its accelerator together (DANCE), then retrain the derived child, simulate
-        it on the derived accelerator with ZigZag and write a run folder (see README)."""
-        from search.dance import derived_point, run_search
-
-        setup = prepare(objective, lam, profile, evaluator_path, epochs, seed, data_dir, out, overwrite,
-                        hw=hw, sampling=sampling)  # fmt: skip
+        it on the derived accelerator with ZigZag and write a run folder (see README). With constraints
+        (--min-fps etc.) the search is HDX's: see README, "Hard constraints"."""
+        limits = {"min_fps": min_fps, "max_latency_ms": max_latency_ms, "max_energy_mj": max_energy_mj,
+                  "max_area_mm2": max_area_mm2}  # fmt: skip
+        setup, constraints = prepare_constrained(
+            objective, lam, profile, evaluator_path, epochs, seed, data_dir, out, overwrite, limits=limits,
+            hw=hw, sampling=sampling, constraint_mode=constraint_mode, penalty=penalty,
+        )  # fmt: skip
         hardware = dance_hardware(generator_path, setup) if hw == "generator" else None
         clear_dir(setup.out_dir)
         start = time.perf_counter()
-        state, _ = run_search(setup.space, setup.splits, setup.cfg, setup.evaluator, setup.template,
-                              setup.weights, hardware, setup.out_dir / "trajectory.csv", not quiet,
-                              epoch_printer(quiet))  # fmt: skip
-        point = derived_point(state)
-        finish(
-            setup, profile, point["arch"], point["accelerator"], {"method": "dance"}, start, workers, quiet
-        )
+        arch, accel, facts = search_design(setup, hardware, constraints, workers, quiet)
+        finish(setup, profile, arch, accel, {"method": "dance", **facts}, start, workers, quiet)
+        if facts.get("constraint_status") == "infeasible":
+            raise click.ClickException("no simulator-verified design met the constraints (see metrics.json)")
 
     @main.command()
     @click.argument("method", type=click.Choice(sorted(BASELINES)))
@@ -187,6 +189,73 @@ def register(main: click.Group) -> None:
         start = time.perf_counter()
         arch, accel, facts = BASELINES[method](ctx)
         finish(setup, profile, arch, accel, {"method": method, **facts}, start, workers, quiet)
+
+
+def constraint_options(fn):
+    """--min-fps, --max-latency-ms, --max-energy-mj, --max-area-mm2 and how they are enforced."""
+    from search.dance import CONSTRAINT_MODES
+
+    options = [
+        click.option("--min-fps", type=float, help="Hard constraint: frames per second at least this."),
+        click.option("--max-latency-ms", type=float, help="Hard constraint: latency per image at most this."),
+        click.option("--max-energy-mj", type=float, help="Hard constraint: energy per image at most this."),
+        click.option("--max-area-mm2", type=float, help="Hard constraint: accelerator area at most this."),
+        click.option("--constraint-mode", type=click.Choice(CONSTRAINT_MODES), default="hdx",
+                     show_default=True, help="hdx: gradient manipulation; penalty: soft-penalty baseline."),
+        click.option("--penalty", type=click.FloatRange(min=0), default=1.0, show_default=True,
+                     help="Weight of the soft penalty (--constraint-mode penalty)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def prepare_constrained(*args, limits: dict, **cfg_overrides):
+    """``prepare`` plus the constraints, checked against what the design space can reach (exit 2)."""
+    from dataclasses import replace
+
+    from search.hdx import parse_constraints
+    from search.hdx_verify import check_reachable, reachable
+
+    with bad_input_is_exit_2():
+        constraints = tuple(parse_constraints(limits))
+    setup = prepare(*args, **cfg_overrides, constraints=constraints)
+    if constraints:
+        with bad_input_is_exit_2():
+            check_reachable(constraints, reachable(setup.evaluator, setup.template))
+    setup.cfg = replace(setup.cfg, constraints=constraints)
+    return setup, constraints
+
+
+def search_design(setup: Setup, hardware, constraints, workers: int, quiet: bool):
+    """One DANCE search (HDX when there are constraints): (arch, accelerator, facts for metrics.json)."""
+    from search.dance import derived_point, run_search
+    from search.hdx_verify import TrajectoryVerifier, constrained_outcome
+
+    show = epoch_printer(quiet)
+    verifier = TrajectoryVerifier(setup.space, setup.splits, constraints, workers) if constraints else None
+
+    def on_epoch(row):
+        if verifier:
+            verifier(row)
+        show(row)
+
+    state, _ = run_search(
+        setup.space,
+        setup.splits,
+        setup.cfg,
+        setup.evaluator,
+        setup.template,
+        setup.weights,
+        hardware,
+        setup.out_dir / "trajectory.csv",
+        not quiet,
+        on_epoch,
+    )
+    point = derived_point(state)
+    if not verifier:
+        return point["arch"], point["accelerator"], {}
+    return constrained_outcome(verifier, point["arch"], point["accelerator"])
 
 
 def dance_hardware(generator_path: str, setup: Setup):

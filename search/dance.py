@@ -19,7 +19,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -41,8 +41,10 @@ from nas.supernet import (
     sample_paths,
     uniform_paths,
 )
+from search.hdx import Constraint, DeltaSchedule, constrained_gradients, current_margins
 
 HW_MODES = ("generator", "free")
+CONSTRAINT_MODES = ("hdx", "penalty")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class SearchConfig:
     paths: int = 1
     tau: tuple[float, float] = (2.0, 0.3)  # Gumbel temperature of the accelerator, annealed per epoch
     seed: int = 0
+    constraints: tuple[Constraint, ...] = ()  # hard constraints (search.hdx)
+    constraint_mode: str = "hdx"  # hdx: gradient manipulation; penalty: lam_c * sum max(0, value/bound - 1)
+    penalty: float = 1.0  # lam_c of the soft-penalty baseline
     channels_last: bool = True  # NHWC convolutions: ~1.3x faster on CPU (benchmarks/train_throughput.py)
 
     def __post_init__(self) -> None:
@@ -70,6 +75,10 @@ class SearchConfig:
             raise ValueError(f"hw must be one of {list(HW_MODES)}, got {self.hw!r}")
         if self.lam < 0 or self.epochs < 1 or not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError("need lam >= 0, epochs >= 1 and 0 <= warmup_epochs < epochs")
+        if self.constraint_mode not in CONSTRAINT_MODES:
+            raise ValueError(
+                f"constraint mode must be one of {list(CONSTRAINT_MODES)}, got {self.constraint_mode!r}"
+            )
         if self.steps_per_epoch < 1 or self.paths not in (1, 2):
             raise ValueError("need steps_per_epoch >= 1 and paths 1 or 2")
 
@@ -90,6 +99,9 @@ class SearchState:
     template: CostTemplate
     evaluator: CostEvaluator
     objective: dict[str, float]
+    constraints: tuple[Constraint, ...] = ()
+    schedule: DeltaSchedule = field(default_factory=DeltaSchedule)
+    margins: dict[str, float] = field(default_factory=dict)  # of the last arch step, log units
 
 
 def hardware_cost(state: SearchState, tau: float, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
@@ -165,10 +177,10 @@ def run_search(
                 arch_step(state, cfg, opts.alpha, opts.hardware, *next(val), tau, gen)
         row = trajectory_row(state, splits, epoch, searching, time.perf_counter() - start, cfg.channels_last)
         rows.append(row)
+        if on_epoch:
+            on_epoch(row)  # may add columns (the same ones every epoch)
         if trajectory_path:
             append_csv(trajectory_path, row)
-        if on_epoch:
-            on_epoch(row)
     return state, rows
 
 
@@ -189,7 +201,9 @@ def build_search(space: SearchSpace, in_channels: int, num_classes: int, cfg: Se
     if hardware is None:
         hardware = FreeAccelerator(evaluator.relax.sizes)
     evaluator.requires_grad_(False)
-    state = SearchState(supernet, ArchParams(space), hardware, template, evaluator, objective)
+    state = SearchState(
+        supernet, ArchParams(space), hardware, template, evaluator, objective, cfg.constraints
+    )
     w_opt = torch.optim.SGD(
         supernet.parameters(), lr=cfg.weight_lr, momentum=0.9, nesterov=True, weight_decay=4e-5
     )
@@ -233,12 +247,23 @@ def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, 
             ce = F.cross_entropy(state.supernet(xv, paths), yv)
     finally:
         state.supernet.requires_grad_(True)
-    cost, _ = hardware_cost(state, tau, gen)
+    cost, costs = hardware_cost(state, tau, gen)
     loss = ce + cfg.lam * cost
+    if cfg.constraints and cfg.constraint_mode == "penalty":
+        loss = loss + cfg.penalty * sum(F.relu(costs[c.key].mean() / c.bound - 1) for c in cfg.constraints)
     a_opt.zero_grad(set_to_none=True)
     if h_opt:
         h_opt.zero_grad(set_to_none=True)
-    loss.backward()
+    if cfg.constraints and cfg.constraint_mode == "hdx":
+        params = [
+            p for group in a_opt.param_groups + (h_opt.param_groups if h_opt else []) for p in group["params"]
+        ]
+        grads, state.margins = constrained_gradients(loss, costs, cfg.constraints, state.schedule, params)
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+    else:
+        loss.backward()
+        state.margins = current_margins(costs, cfg.constraints)
     a_opt.step()
     if h_opt:
         h_opt.step()
@@ -262,6 +287,7 @@ def trajectory_row(state: SearchState, splits: Splits, epoch: int, searching: bo
         "pred_area_mm2": point["area_mm2"],
         "pred_log_objective": point["log_objective"],
         "val_acc_supernet": acc,
+        **{f"pred_margin_{c.name}": round(float(c.margin(point)), 4) for c in state.constraints},
         "elapsed_s": round(elapsed, 2),
     }
 
