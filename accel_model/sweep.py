@@ -95,14 +95,16 @@ def _to_record(layer: LayerShape, accel: Accelerator, result: dict) -> Record:
     return Record(layer, accel, "failed", None, result["error"], result["seconds"])
 
 
-class _LocalPool:
+class LocalPool:
+    """Worker processes (spawned); ``submit(fn, *args)`` with a picklable module-level ``fn``."""
+
     def __init__(self, workers: int):
         # spawn, not fork: the parent may hold torch/OpenMP threads, which a forked child can inherit
         # in a locked state.
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
-    def submit(self, *args):
-        return self.pool.submit(simulate_task, *args)
+    def submit(self, fn, *args):
+        return self.pool.submit(fn, *args)
 
     def as_completed(self, futures):
         return futures_as_completed(futures)
@@ -111,14 +113,16 @@ class _LocalPool:
         self.pool.shutdown(cancel_futures=True)
 
 
-class _DaskPool:
+class DaskPool:
+    """The same interface on a Dask client."""
+
     def __init__(self, client):
         from distributed import as_completed
 
         self.client, self._as_completed = client, as_completed
 
-    def submit(self, *args):
-        return self.client.submit(simulate_task, *args, pure=False)
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
 
     def as_completed(self, futures):
         return self._as_completed(futures)
@@ -127,15 +131,17 @@ class _DaskPool:
         pass
 
 
-def _open_pool(workers: int, scheduler: str | None, client):
+def open_pool(workers: int, scheduler: str | None = None, client=None):
+    """(pool, the Dask client opened here or None): a Dask pool when given a client or a scheduler
+    address, else ``workers`` local processes."""
     if client is not None:
-        return _DaskPool(client), None
+        return DaskPool(client), None
     if scheduler:
         from distributed import Client
 
         own = Client(scheduler)
-        return _DaskPool(own), own
-    return _LocalPool(workers), None
+        return DaskPool(own), own
+    return LocalPool(workers), None
 
 
 def sweep(
@@ -173,12 +179,16 @@ def sweep(
         else:
             todo.setdefault(key, []).append(i)
     bar = tqdm(total=len(todo), desc=f"simulate ({backend})", disable=not progress or not todo, unit="sim")
-    pool, own_client = _open_pool(workers, scheduler, client) if todo else (None, None)
+    pool, own_client = open_pool(workers, scheduler, client) if todo else (None, None)
     try:
         futures = {}
         for key, idx in todo.items():
             layer, accel = pairs[idx[0]]
-            futures[pool.submit(backend, settings_json, layer.to_dict(), accel.to_dict(), timeout_s)] = key
+            futures[
+                pool.submit(
+                    simulate_task, backend, settings_json, layer.to_dict(), accel.to_dict(), timeout_s
+                )
+            ] = key
         for future in pool.as_completed(list(futures)) if todo else ():
             key = futures[future]
             layer, accel = pairs[todo[key][0]]

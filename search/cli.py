@@ -8,7 +8,7 @@ import click
 
 from nas.data import load_dataset, split_validation
 from nas.space import SearchSpace
-from search import cli_accel, cli_evaluator, cli_hwgen, cli_quantize, cli_search, cli_search_table
+from search import cli_accel, cli_evaluator, cli_hwgen, cli_quantize, cli_search, cli_search_table, cli_sweep
 from search.cli_util import (
     DATA_DIR_OPTION,
     bad_input_is_exit_2,
@@ -175,6 +175,7 @@ cli_hwgen.register(main)
 cli_quantize.register(main)
 cli_search.register(main)
 cli_search_table.register(main)
+cli_sweep.register(main)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,119 @@
+import json
+
+import pytest
+
+from search.sweep import RunsDB, plan, run_sweep
+
+
+def test_plan_crosses_targets_seeds_modes_and_penalties():
+    runs = plan(
+        {"min_fps": (100.0, 200.0), "max_area_mm2": ()},
+        seeds=2,
+        modes=["hdx", "penalty"],
+        penalties=[0.1, 1.0],
+        common=["--profile", "smoke"],
+    )
+    assert len(runs) == 2 * 2 * (1 + 2)
+    assert len({r.id for r in runs}) == len(runs)
+    run = next(r for r in runs if r.id == "penalty_min_fps200_seed1_pen0.1")
+    assert run.args == (
+        "--profile",
+        "smoke",
+        "--min-fps",
+        "200",
+        "--seed",
+        "1",
+        "--constraint-mode",
+        "penalty",
+        "--penalty",
+        "0.1",
+    )
+    with pytest.raises(ValueError, match="at least one constraint"):
+        plan({"min_fps": ()}, 1, ["hdx"], [])
+
+
+def _smoke_runs(npz):
+    return plan(
+        {"min_fps": (1000.0,)},
+        seeds=1,
+        modes=["hdx", "penalty"],
+        penalties=[1.0],
+        common=["--profile", "smoke", "--data-dir", str(npz), "--hw", "free"],
+    )
+
+
+def test_a_resumed_sweep_keeps_finished_runs_and_redoes_interrupted_ones(tmp_path, make_npz):
+    npz = make_npz(tmp_path / "d.npz", n_train=120, n_test=30, size=28, channels=1, layout="nhw")
+    runs, root = _smoke_runs(npz), tmp_path / "sweep"
+    root.mkdir()
+    db = RunsDB(root / "runs.db")
+    db.add(runs, root)
+    finished = {"test_acc": 0.5, "simulated": {}, "constraints": []}  # as a completed run left it
+    db.set_status(runs[0].id, "done", metrics=json.dumps(finished), finished=123.0)
+    db.set_status(runs[1].id, "running", started=100.0)  # the sweep was killed during this run
+    db.close()
+
+    db = RunsDB(root / "runs.db")  # a new process opens the same file
+    rows = {r["id"]: r for r in run_sweep(db, runs, root, jobs=1)}
+    db.close()
+    kept, redone = rows[runs[0].id], rows[runs[1].id]
+    assert kept["status"] == "done" and kept["finished"] == 123.0 and kept["metrics"] == finished
+    assert redone["status"] == "done", redone["error"]
+    assert redone["metrics"]["constraint_status"] in ("final", "fallback")
+    assert all(check["met"] for check in redone["metrics"]["constraints"])
+    assert (root / runs[1].id / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_from_runs_db(cli, tmp_path, make_npz):
+    npz = make_npz(tmp_path / "d.npz", n_train=120, n_test=30, size=28, channels=1, layout="nhw")
+    runs, root = _smoke_runs(npz), tmp_path / "sweep"
+    root.mkdir()
+
+    def kill(row):
+        raise KeyboardInterrupt
+
+    db = RunsDB(root / "runs.db")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(db, runs, root, jobs=1, on_done=kill)
+    db.close()
+    first = {r["id"]: r for r in RunsDB(root / "runs.db").rows()}
+    done = [i for i, r in first.items() if r["status"] == "done"]
+    assert len(done) == 1
+    args = (
+        "sweep",
+        "--min-fps",
+        "1000",
+        "--seeds",
+        "1",
+        "--penalties",
+        "1",
+        "--profile",
+        "smoke",
+        "--hw",
+        "free",
+        "--data-dir",
+        npz,
+        "--out",
+        root,
+    )
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    after = {r["id"]: r for r in RunsDB(root / "runs.db").rows()}
+    assert all(r["status"] == "done" for r in after.values())
+    assert after[done[0]]["finished"] == first[done[0]]["finished"]  # not run again
+    listing = cli("runs", "list", root)
+    assert listing.exit_code == 0 and all(i in listing.output for i in after)
+    plot = cli("pareto", root)
+    assert plot.exit_code == 0, plot.output
+    assert (root / "pareto.png").stat().st_size > 10_000 and (root / "pareto.csv").is_file()
+
+
+def test_runs_and_pareto_need_a_sweep(cli, tmp_path):
+    for args in (("runs", "list", tmp_path), ("pareto", tmp_path)):
+        result = cli(*args)
+        assert result.exit_code == 2 and "runs.db not found" in result.output
+    bad = cli("sweep", "--min-fps", "10,x", "--out", tmp_path / "s")
+    assert bad.exit_code == 2 and "comma-separated" in bad.output
+    none = cli("sweep", "--out", tmp_path / "s")
+    assert none.exit_code == 2 and "at least one constraint" in none.output
