@@ -51,3 +51,39 @@ class BNStatsLoss:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+class BNInputStats:
+    """Forward hooks recording, for every BatchNorm2d of ``model`` (or only ``layers``), each sample's
+    per-channel mean and variance of the BN input over space: ``stats`` is a list of ``(mean [N, C],
+    var [N, C], module)`` in forward order, reset by ``take()``. DSG's and ClusterQ's losses use it."""
+
+    def __init__(self, model: nn.Module, layers: list[nn.BatchNorm2d] | None = None):
+        self.layers = (
+            layers if layers is not None else [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        )
+        if not self.layers:
+            raise ValueError("the model has no BatchNorm2d layer: batch-statistics matching needs one")
+        self.stats: list[tuple[torch.Tensor, torch.Tensor, nn.BatchNorm2d]] = []
+        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+
+    def _hook(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...], _output) -> None:
+        x = inputs[0]
+        self.stats.append((x.mean(dim=(2, 3)), x.var(dim=(2, 3), unbiased=False), module))
+
+    def take(self) -> list[tuple[torch.Tensor, torch.Tensor, nn.BatchNorm2d]]:
+        if not self.stats:
+            raise RuntimeError("no forward pass went through the hooked BatchNorm layers")
+        out, self.stats = self.stats, []
+        return out
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def __enter__(self) -> BNInputStats:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()

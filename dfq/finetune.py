@@ -1,5 +1,6 @@
 """Fine-tuning a fake-quantized student: distillation from the full-precision teacher on a source's
-batches (KD), or plain cross-entropy on real labels (QAT). A name-keyed registry of losses.
+batches (KD), or plain cross-entropy on real labels (QAT). A name-keyed registry of methods: a loss
+and, optionally, a replacement for the optimizer step (AIT's gradient inundation, ``dfq/methods/ait.py``).
 
 The student stays in eval mode throughout: its BatchNorm layers keep the teacher's running statistics
 (synthetic batches must not overwrite them) while gradients still reach every weight. Fixed schedule
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +22,8 @@ from dfq.settings import DFQSettings
 from dfq.sources import Source
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, DFQSettings], torch.Tensor]
+# (student, optimizer, fraction of fine-tuning done, settings): performs the update instead of opt.step()
+StepFn = Callable[[nn.Module, torch.optim.Optimizer, float, DFQSettings], None]
 
 
 def kd_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, s: DFQSettings):
@@ -38,14 +42,37 @@ def ce_loss(student: torch.Tensor, _teacher: torch.Tensor, labels: torch.Tensor,
     return F.cross_entropy(student, labels)
 
 
-FINETUNE_LOSSES: dict[str, LossFn | None] = {"none": None, "kd": kd_loss, "qat": ce_loss}
+@dataclass(frozen=True)
+class FinetuneMethod:
+    loss: LossFn | None  # None: no fine-tuning (PTQ)
+    step: StepFn | None = None  # None: the optimizer's own step
+    needs_real_labels: bool = False
+
+
+FINETUNES: dict[str, FinetuneMethod] = {
+    "none": FinetuneMethod(None),
+    "kd": FinetuneMethod(kd_loss),
+    "qat": FinetuneMethod(ce_loss, needs_real_labels=True),
+}
+
+
+def register_finetune(name: str, method: FinetuneMethod) -> None:
+    if name in FINETUNES:
+        raise ValueError(f"fine-tuning {name!r} is registered twice")
+    FINETUNES[name] = method
+
+
+def finetune_names() -> list[str]:
+    import dfq.methods  # noqa: F401  (registers the methods' fine-tunings)
+
+    return sorted(FINETUNES)
 
 
 def check_finetune(name: str, source: type[Source]) -> None:
-    if name not in FINETUNE_LOSSES:
-        raise ValueError(f"unknown fine-tuning {name!r}; allowed: {sorted(FINETUNE_LOSSES)}")
-    if name == "qat" and not source.uses_real_data:
-        raise ValueError(f"qat trains on real labels; source {source.name!r} has none (use kd)")
+    if name not in finetune_names():
+        raise ValueError(f"unknown fine-tuning {name!r}; allowed: {finetune_names()}")
+    if FINETUNES[name].needs_real_labels and not source.uses_real_data:
+        raise ValueError(f"{name} trains on real labels; source {source.name!r} has none (use kd)")
 
 
 def finetune(
@@ -58,7 +85,8 @@ def finetune(
     progress: bool = False,
 ) -> list[float]:
     """Train ``student`` in place for ``settings.finetune_steps`` steps; returns the loss per step."""
-    loss_fn = FINETUNE_LOSSES[loss_name]
+    method = FINETUNES[loss_name]
+    loss_fn = method.loss
     if loss_fn is None or settings.finetune_steps == 0:
         return []
     gen = torch.Generator().manual_seed(seed + 7919)
@@ -77,6 +105,9 @@ def finetune(
         loss = loss_fn(student(images), teacher_logits, labels, settings)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        if method.step:
+            method.step(student, opt, step / steps, settings)
+        else:
+            opt.step()
         history.append(loss.item())
     return history

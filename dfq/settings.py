@@ -28,13 +28,32 @@ class DFQSettings:
     finetune_lr: float = 1e-4
     temperature: float = 4.0
     ce_weight: float = 0.0  # weight of CE on the source's labels in KD (GDFQ uses 1)
+    # DSG: slack of the per-sample BN hinge = this percentile of the gaps Gaussian inputs produce.
+    dsg_percentile: float = 0.9
+    # ClusterQ: weight of the class-centroid alignment, EMA momentum of the centroids, and the std of the
+    # perturbation of the alignment targets (diversity enhancement), in units of the feature std.
+    clusterq_weight: float = 0.1
+    clusterq_momentum: float = 0.9
+    clusterq_noise: float = 0.5
+    # Qimera: probability that a sample's embedding superposes ``qimera_classes`` class embeddings.
+    qimera_p: float = 0.4
+    qimera_classes: int = 2
+    # AIT: fraction of each layer's weights whose integer code must change per step, at the start
+    # (cosine-decayed to 0 over fine-tuning).
+    ait_threshold: float = 0.01
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "calib_batches", "pool_size", "latent_dim", "temperature")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("zeroq_steps", "generator_steps", "finetune_steps", "ce_weight", "bns_weight"):
+        for name in ("dsg_percentile", "clusterq_momentum", "qimera_p", "ait_threshold"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if self.qimera_classes < 2:
+            raise ValueError(f"qimera_classes must be >= 2, got {self.qimera_classes}")
+        for name in ("zeroq_steps", "generator_steps", "finetune_steps", "ce_weight", "bns_weight",
+                     "clusterq_weight", "clusterq_noise"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

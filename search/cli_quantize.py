@@ -19,7 +19,9 @@ from search.cli_util import (
 
 SOURCE_HELP = (
     "noise: Gaussian images; zeroq: images optimized to match the BatchNorm statistics; gdfq: a "
-    "class-conditional generator trained on the teacher (CE + BN statistics); real: training images "
+    "class-conditional generator trained on the teacher (CE + BN statistics); dsg: the generator with DSG's "
+    "per-sample slack BN alignment and layerwise enhancement; clusterq: with ClusterQ's class-centroid "
+    "alignment; qimera: with Qimera's superposed embeddings and soft labels; real: training images "
     "(a reference, not data-free)."
 )
 
@@ -85,7 +87,7 @@ def common_options(fn):
 
 
 def register(main: click.Group) -> None:
-    from dfq.finetune import FINETUNE_LOSSES
+    from dfq.finetune import finetune_names
     from dfq.sources import source_names
 
     @main.command()
@@ -95,9 +97,10 @@ def register(main: click.Group) -> None:
     )
     @click.option(
         "--finetune",
-        type=click.Choice(sorted(FINETUNE_LOSSES)),
-        help="none: calibrate only (PTQ); kd: distil the FP teacher on the source; qat: CE on real labels "
-        "(source real only). Default: kd for gdfq, none otherwise.",
+        type=click.Choice(finetune_names()),
+        help="none: calibrate only (PTQ); kd: distil the FP teacher on the source; ait: KL-only distillation "
+        "with gradient inundation (AIT); qat: CE on real labels (source real only). Default: kd for the "
+        "generator sources (gdfq, dsg, clusterq, qimera), none otherwise.",
     )
     @click.option("--w-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Weight bits.")
     @click.option(

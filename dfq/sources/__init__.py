@@ -2,8 +2,9 @@
 
 A source is built once per run by ``make_source(name, teacher, context)``; building it does its heavy
 work (optimizing images, training a generator) and records ``prepare_time_s``. ``sample(n, gen)`` then
-returns ``n`` normalized images and hard labels (the generator's class for class-conditional sources,
-the true class for real data, the teacher's prediction otherwise). A new method is a new module with
+returns ``n`` normalized images and labels: hard ``[n]`` class indices (the generator's class for
+class-conditional sources, the true class for real data, the teacher's prediction otherwise) or soft
+``[n, classes]`` probability rows (Qimera's superposed samples). A new method is a new module with
 ``@register_source("name")``.
 """
 
@@ -91,4 +92,5 @@ def make_source(name: str, teacher: nn.Module, context: SourceContext) -> Source
 
 
 def _load_builtin_sources() -> None:
-    from dfq.sources import gdfq, noise, real, zeroq  # noqa: F401  (registration side effect)
+    import dfq.methods  # noqa: F401  (registration side effect: dsg, clusterq, qimera)
+    from dfq.sources import gdfq, noise, real, zeroq  # noqa: F401

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dfq.bn_stats import BNStatsLoss
+from dfq.settings import DFQSettings
 from dfq.sources import Source, register_source
 
 
@@ -47,7 +48,10 @@ class Generator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        h = self.project(z * self.embed(labels))
+        return self.from_embedding(z, self.embed(labels))
+
+    def from_embedding(self, z: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        h = self.project(z * embedding)
         return self.body(h.view(-1, self.width, self.init, self.init))
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,31 +60,60 @@ class Generator(nn.Module):
         return self(z, labels), labels
 
 
+class GeneratorObjective:
+    """GDFQ's generator loss on the frozen teacher: ``CE(teacher(x), y) + bns_weight * BN term``.
+
+    Methods change it by overriding: ``hooks`` (what is recorded at the BN layers), ``bn_term`` (DSG
+    replaces it) and ``extra`` (further named terms, already weighted: ClusterQ). Labels may be hard
+    ``[N]`` or soft ``[N, classes]`` (Qimera); the cross-entropy takes either."""
+
+    def __init__(self, teacher: nn.Module, settings: DFQSettings):
+        self.teacher, self.settings = teacher.eval(), settings
+        self.recorder = self.hooks()
+
+    def hooks(self):
+        return BNStatsLoss(self.teacher)
+
+    def bn_term(self, labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        return self.recorder.loss()
+
+    def extra(self, labels: torch.Tensor, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        logits = self.teacher(images)
+        parts = {"ce": F.cross_entropy(logits, labels), "bns": self.bn_term(labels, logits)}
+        extra = self.extra(labels, logits)
+        loss = parts["ce"] + self.settings.bns_weight * parts["bns"] + sum(extra.values())
+        return loss, {k: float(v.detach()) for k, v in {**parts, **extra}.items()}
+
+    def close(self) -> None:
+        self.recorder.remove()
+
+
 def train_generator(
-    generator: Generator, teacher: nn.Module, steps: int, batch_size: int, lr: float, bns_weight: float,
-    seed: int = 0, progress: bool = False,
+    generator: Generator, objective: GeneratorObjective, steps: int, batch_size: int, lr: float,
+    seed: int = 0, progress: bool = False, desc: str = "generator",
 ) -> list[dict[str, float]]:  # fmt: skip
-    """Adam (betas 0.5, 0.999) on the generator; the teacher is frozen in eval mode. Returns per-step
-    losses."""
+    """Adam (betas 0.5, 0.999) on the generator against ``objective`` (its teacher frozen, eval mode).
+    Returns the loss terms per step; removes the objective's hooks at the end."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    teacher.eval()
+    teacher = objective.teacher
     for p in teacher.parameters():
         p.requires_grad_(False)
     history = []
     generator.train()
     try:
-        with BNStatsLoss(teacher) as bns:
-            for _ in tqdm(range(steps), desc="gdfq generator", disable=not progress, leave=False):
-                images, labels = generator.sample(batch_size, gen)
-                ce = F.cross_entropy(teacher(images), labels)
-                bn = bns.loss()
-                loss = ce + bns_weight * bn
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                history.append({"ce": ce.item(), "bns": bn.item()})
+        for _ in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+            images, labels = generator.sample(batch_size, gen)
+            loss, parts = objective(images, labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append(parts)
     finally:
+        objective.close()
         for p in teacher.parameters():
             p.requires_grad_(True)
     generator.eval()
@@ -89,17 +122,32 @@ def train_generator(
 
 @register_source("gdfq")
 class GDFQSource(Source):
+    """A class-conditional generator trained with ``objective_class``; methods built on the generator
+    (DSG, ClusterQ, Qimera) subclass this and override ``objective_class`` / ``make_generator``."""
+
     default_finetune = "kd"
+    objective_class = GeneratorObjective
+
+    def make_generator(self) -> Generator:
+        ctx = self.context
+        channels, size, _ = ctx.input_shape
+        return Generator(ctx.settings.latent_dim, ctx.num_classes, channels, size)
 
     def _prepare(self) -> None:
         ctx, s = self.context, self.context.settings
-        channels, size, _ = ctx.input_shape
         torch.manual_seed(ctx.seed)
-        self.generator = Generator(s.latent_dim, ctx.num_classes, channels, size)
+        self.generator = self.make_generator()
+        objective = self.objective_class(self.teacher, s)
         self.history = train_generator(
-            self.generator, self.teacher, s.generator_steps, s.batch_size, s.generator_lr,
-            s.bns_weight, ctx.seed, ctx.progress,
-        )  # fmt: skip
+            self.generator,
+            objective,
+            s.generator_steps,
+            s.batch_size,
+            s.generator_lr,
+            ctx.seed,
+            ctx.progress,
+            f"{self.name} generator",
+        )
 
     @torch.no_grad()
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

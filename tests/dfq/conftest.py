@@ -80,3 +80,15 @@ def child_teacher():
     """The default search-space child (1x28x28, 10 classes) with random weights and BN statistics."""
     torch.manual_seed(0)
     return _randomize_bn(NETS["search_space_child"][0](), 0)
+
+
+@pytest.fixture
+def build_net():
+    """``build_net(name)`` -> (model with random weights and BN statistics, input shape) for a NETS name."""
+
+    def build(name):
+        torch.manual_seed(0)
+        factory, shape = NETS[name]
+        return _randomize_bn(factory(), 0), shape
+
+    return build

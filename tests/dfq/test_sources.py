@@ -5,9 +5,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from dfq.settings import dfq_profile
+from dfq.settings import DFQSettings, dfq_profile
 from dfq.sources import SourceContext, get_source, make_source, source_names
-from dfq.sources.gdfq import Generator, train_generator
+from dfq.sources.gdfq import Generator, GeneratorObjective, train_generator
 
 SMOKE = dfq_profile("smoke")
 
@@ -32,7 +32,13 @@ def test_source_contract(name, teacher):
     assert source.prepare_time_s >= 0
     images, labels = source.sample(6, torch.Generator().manual_seed(1))
     assert images.shape == (6, 1, 28, 28) and images.dtype == torch.float32
-    assert labels.shape == (6,) and labels.dtype == torch.int64 and 0 <= labels.min() and labels.max() < 10
+    if labels.dim() == 1:  # hard labels
+        assert (
+            labels.shape == (6,) and labels.dtype == torch.int64 and 0 <= labels.min() and labels.max() < 10
+        )
+    else:  # soft labels (Qimera): probability rows
+        assert labels.shape == (6, 10) and labels.min() >= 0
+        assert torch.allclose(labels.sum(1), torch.ones(6))
     assert torch.isfinite(images).all()
     again, _ = source.sample(6, torch.Generator().manual_seed(1))
     assert torch.equal(images, again)  # the caller's generator decides the batch
@@ -59,7 +65,8 @@ def test_generator_training_runs_and_moves_the_generator(teacher):
     torch.manual_seed(0)
     generator = Generator(16, 10, 1, 28)
     before = [p.detach().clone() for p in generator.parameters()]
-    history = train_generator(generator, teacher, steps=4, batch_size=8, lr=1e-3, bns_weight=0.1)
+    objective = GeneratorObjective(teacher, DFQSettings(bns_weight=0.1))
+    history = train_generator(generator, objective, steps=4, batch_size=8, lr=1e-3)
     assert len(history) == 4 and all(h["ce"] > 0 and h["bns"] > 0 for h in history)
     assert any(not torch.equal(a, b) for a, b in zip(before, generator.parameters(), strict=True))
     assert not generator.training

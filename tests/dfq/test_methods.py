@@ -1,0 +1,117 @@
+"""Each method's distinctive term on small hand-checked cases, and every method on every network family."""
+
+import pytest
+import torch
+from torch import nn
+
+from dfq.bn_stats import BNInputStats
+from dfq.finetune import FINETUNES, finetune
+from dfq.methods.ait import changed_fraction, integer_codes, inundation_scale
+from dfq.methods.clusterq import ClassCentroids
+from dfq.methods.dsg import lse_weights, slack_hinge
+from dfq.methods.qimera import QimeraGenerator, superposed_labels
+from dfq.quant_model import QuantSpec, calibrate, quantize_model
+from dfq.settings import dfq_profile
+from dfq.sources import SourceContext, make_source
+
+NET_NAMES = ("search_space_child", "resnet20_style", "mobilenet_v2_silu_224")  # tests/dfq/conftest.py NETS
+
+
+def one_bn_net(mean, var):
+    net = nn.Sequential(nn.Identity(), nn.BatchNorm2d(2)).eval()
+    net[1].running_mean.copy_(torch.tensor(mean))
+    net[1].running_var.copy_(torch.tensor(var))
+    return net
+
+
+def test_dsg_hinge_is_zero_inside_the_slack_and_the_excess_outside():
+    net = one_bn_net([0.0, 1.0], [1.0, 1.0])
+    x = torch.zeros(2, 2, 2, 2)
+    x[0, 0] = torch.tensor([[0.1, -0.1], [0.1, -0.1]])  # mean 0, var 0.01: gaps (0, 0.99)
+    x[1, 0] = 0.5  # mean 0.5, var 0: gaps (0.5, 1)
+    x[:, 1] = 1.0  # channel 1: mean 1 (gap 0), var 0 (gap 1)
+    with BNInputStats(net) as rec:
+        net(x)
+        stats = rec.take()
+    slack = [(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 1.0]))]
+    assert torch.equal(slack_hinge(stats, slack), torch.zeros(2, 1))  # every gap within its slack
+    tight = [(torch.tensor([0.2, 0.5]), torch.tensor([0.9, 1.0]))]
+    hinge = slack_hinge(stats, tight)
+    # sample 0: var gap 0.99 - 0.9 in channel 0; sample 1: mean gap 0.5 - 0.2 and var gap 1 - 0.9
+    assert hinge[0, 0] == pytest.approx(0.09, abs=1e-5)
+    assert hinge[1, 0] == pytest.approx(0.3 + 0.1, abs=1e-5)
+
+
+def test_dsg_layerwise_enhancement_weights_cycle_over_layers():
+    w = lse_weights(5, 3)
+    assert w.tolist() == [[2, 1, 1], [1, 2, 1], [1, 1, 2], [2, 1, 1], [1, 2, 1]]
+
+
+def test_clusterq_centroids_move_toward_correct_samples_only():
+    cents = ClassCentroids(3, momentum=0.5)
+    feats = torch.tensor([[1.0, 1.0], [3.0, 3.0], [9.0, 9.0]])
+    labels = torch.tensor([0, 0, 1])
+    cents.update(feats, labels, torch.tensor([True, True, False]))
+    assert cents.seen.tolist() == [True, False, False]
+    assert torch.equal(cents.centroids[0], torch.tensor([2.0, 2.0]))
+    target = torch.tensor([[6.0, 6.0]])
+    before = (cents.centroids[0] - target).norm()
+    cents.update(target, torch.tensor([0]), torch.tensor([True]))
+    assert torch.equal(cents.centroids[0], torch.tensor([4.0, 4.0]))  # 0.5 * 2 + 0.5 * 6
+    assert (cents.centroids[0] - target).norm() < before
+
+
+def test_qimera_soft_labels_sum_to_one_and_are_the_mixing_coefficients():
+    gen = torch.Generator().manual_seed(0)
+    labels = superposed_labels(64, 10, p=1.0, k=2, gen=gen)
+    assert torch.allclose(labels.sum(1), torch.ones(64))
+    assert ((labels > 0).sum(1) == 2).all()
+    hard = superposed_labels(16, 10, p=0.0, k=2, gen=gen)
+    assert ((hard == 1).sum(1) == 1).all()
+    g = QimeraGenerator(8, 10, 1, 28, p=1.0, k=2)
+    classes = labels[0].nonzero().flatten()
+    expected = g.mapping(
+        labels[0, classes[0]] * g.embed.weight[classes[0]]
+        + labels[0, classes[1]] * g.embed.weight[classes[1]]
+    )
+    assert torch.allclose(g.embedding(labels[:1])[0], expected, atol=1e-6)
+
+
+def test_ait_step_changes_at_least_the_threshold_of_integer_codes():
+    torch.manual_seed(0)
+    model = quantize_model(nn.Sequential(nn.Linear(16, 8)), QuantSpec(4, 8, keep_first_last_8bit=False))
+    wrapper = model[0]
+    w0 = wrapper.layer.weight.detach().clone()
+    delta = torch.randn_like(w0) * 1e-5  # far too small to change any code
+    assert changed_fraction(wrapper, w0, w0 + delta) == 0.0
+    s = inundation_scale(wrapper, w0, delta, threshold=0.1)
+    assert s > 1 and changed_fraction(wrapper, w0, w0 + s * delta) >= 0.1
+    assert changed_fraction(wrapper, w0, w0 + (s / 1.1) * delta) < 0.1  # close to the smallest such s
+    assert integer_codes(wrapper, w0).max() <= 15
+
+
+COMBOS = [
+    pytest.param(
+        source,
+        net,
+        marks=[pytest.mark.slow] if net == "mobilenet_v2_silu_224" and source != "clusterq" else [],
+    )
+    for source in ("dsg", "clusterq", "qimera")
+    for net in NET_NAMES
+]  # the 224-px depthwise/SiLU net costs ~15 s per method: one in the default run, all with -m slow
+
+
+@pytest.mark.parametrize("source_name,net_name", COMBOS)
+def test_every_method_runs_on_every_bn_network(source_name, net_name, build_net):
+    teacher, shape = build_net(net_name)
+    settings = dfq_profile("smoke", generator_steps=2, finetune_steps=2, batch_size=4, calib_batches=1)
+    classes = teacher(torch.zeros(1, *shape)).shape[1]
+    source = make_source(source_name, teacher, SourceContext(shape, classes, settings))
+    assert len(source.history) == 2
+    assert all(v == v for h in source.history for v in h.values())  # no NaN
+    student = quantize_model(teacher, QuantSpec(4, 4))
+    calibrate(student, [source.sample(4, torch.Generator().manual_seed(0))[0]])
+    for name in ("kd", "ait"):
+        history = finetune(student, teacher, source, name, settings)
+        assert len(history) == 2 and all(h == h for h in history)
+    assert "ait" in FINETUNES
