@@ -12,16 +12,40 @@ import torch
 from torch import nn
 
 
-class BNStatsLoss:
-    """Forward hooks on every BatchNorm2d of ``model``; use as a context manager to remove them."""
+class BNHooks:
+    """A forward hook (``_hook``) on every BatchNorm2d of ``model``, or on ``layers``; use as a context
+    manager (or call ``remove``) to take them off."""
 
-    def __init__(self, model: nn.Module):
-        self.layers = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    def __init__(self, model: nn.Module, layers: list[nn.BatchNorm2d] | None = None):
+        self.layers = (
+            layers if layers is not None else [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        )
         if not self.layers:
             raise ValueError("the model has no BatchNorm2d layer: batch-statistics matching needs one")
+        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+
+    def _hook(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...], _output) -> None:
+        raise NotImplementedError
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class BNStatsLoss(BNHooks):
+    """The batch-level matching loss (see the module doc)."""
+
+    def __init__(self, model: nn.Module):
         self.terms: list[torch.Tensor] = []
         self.batch_stats: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+        super().__init__(model)
 
     def _hook(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...], _output) -> None:
         x = inputs[0]
@@ -41,19 +65,8 @@ class BNStatsLoss:
         self.terms, self.batch_stats = [], []
         return value
 
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles = []
 
-    def __enter__(self) -> BNStatsLoss:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-
-class BNInputStats:
+class BNInputStats(BNHooks):
     """Forward hooks recording, for every BatchNorm2d of ``model`` (or only ``layers``), each sample's
     per-channel mean and variance of the BN input over space: ``stats`` is a list of ``(mean [N, C],
     var [N, C], module)`` in forward order, reset by ``take()``. DSG's and ClusterQ's losses use it."""
@@ -76,14 +89,3 @@ class BNInputStats:
             raise RuntimeError("no forward pass went through the hooked BatchNorm layers")
         out, self.stats = self.stats, []
         return out
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles = []
-
-    def __enter__(self) -> BNInputStats:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
