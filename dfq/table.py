@@ -41,6 +41,19 @@ RUN_FIELDS = (
 )  # fmt: skip
 
 
+def parse_bits(spec: str) -> tuple[tuple[int, int], ...]:
+    """``"W4A4,W2A4"`` -> ((4, 4), (2, 4)); ValueError naming a malformed entry."""
+    import re
+
+    out = []
+    for part in spec.split(","):
+        match = re.fullmatch(r"W(\d+)A(\d+)", part.strip(), flags=re.IGNORECASE)
+        if not match or not all(2 <= int(b) <= 16 for b in match.groups()):
+            raise ValueError(f"bit width {part!r} is not W<2..16>A<2..16> (e.g. W4A4)")
+        out.append((int(match[1]), int(match[2])))
+    return tuple(out)
+
+
 def _key(row: dict) -> tuple[str, int, int, int]:
     return row["method"], int(row["w_bits"]), int(row["a_bits"]), int(row["seed"])
 

@@ -172,29 +172,135 @@ def register(main: click.Group) -> None:
                        data_dir, quiet, seeds, out):  # fmt: skip
         """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
         QAT as references, over several seeds; resumable."""
-        import torch
+        from dfq.table import TABLE_BITS, TABLE_METHODS
 
-        from dfq.table import run_table
+        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, finetune_steps, weight_clipping,
+                          keep_first_last_8bit, threads, data_dir, quiet, seeds, out)  # fmt: skip
 
-        settings = settings_from_options(profile, finetune_steps=finetune_steps)
-        teacher, meta = load_teacher(checkpoint)
-        splits = load_splits(data_dir)
-        check_data_fits(checkpoint, meta, splits)
-        if threads:
-            torch.set_num_threads(threads)
+    @main.group()
+    def dfq():
+        """Data-free quantization method grids."""
 
-        def show(row):
-            click.echo(
-                f"{row['method']:<22} W{row['w_bits']}A{row['a_bits']} seed {row['seed']}: "
-                f"{float(row['quant_test_acc']) * 100:.2f}% ({float(row['total_time_s']):.0f} s)"
-            )
+    @dfq.command("table")
+    @common_options
+    @click.option(
+        "--sources",
+        default="gdfq,dsg,clusterq,qimera",
+        show_default=True,
+        help="Comma-separated synthetic sources (see `coexplore quantize --help`).",
+    )
+    @click.option("--finetunes", default="kd,ait", show_default=True, help="Comma-separated fine-tunings.")
+    @click.option(
+        "--bits",
+        "bits_spec",
+        default="W4A4,W3A3,W2A4",
+        show_default=True,
+        help="Comma-separated bit widths as W<weight bits>A<activation bits>.",
+    )
+    @click.option("--seeds", type=click.IntRange(1, 10), default=3, show_default=True, help="Seeds per row.")
+    @click.option(
+        "--out",
+        type=click.Path(dir_okay=False),
+        default="results/tables/dfq_methods.csv",
+        show_default=True,
+        help="Summary CSV; each run goes to <out>_runs.csv, which a rerun resumes.",
+    )
+    def dfq_table(
+        checkpoint,
+        profile,
+        finetune_steps,
+        weight_clipping,
+        keep_first_last_8bit,
+        threads,
+        data_dir,
+        quiet,
+        sources,
+        finetunes,
+        bits_spec,
+        seeds,
+        out,
+    ):
+        """Every source x fine-tuning x bit width over several seeds (resumable): the method comparison."""
+        from dfq.finetune import finetune_names
+        from dfq.sources import source_names
+        from dfq.table import TableMethod, parse_bits
 
-        spec = {"keep_first_last_8bit": keep_first_last_8bit, "weight_clipping": weight_clipping}
-        summary = run_table(teacher, meta, splits, settings, Path(out), seeds, spec_overrides=spec,
-                            on_row=show, progress=not quiet)  # fmt: skip
-        for row in summary:
-            click.echo(
-                f"{row['method']:<22} {row['bits']}: {row['acc_mean']:.2f} +- {row['acc_std']:.2f} "
-                f"(drop {row['drop_mean']:.2f}) {row['time_s_mean']:.0f} s"
-            )
-        click.echo(f"-> {out}")
+        grid = []
+        with bad_input_is_exit_2():
+            for source in sources.split(","):
+                for ft in finetunes.split(","):
+                    if source not in source_names() or ft not in finetune_names():
+                        raise ValueError(
+                            f"unknown source or fine-tuning {source}+{ft}; sources: {source_names()}, "
+                            f"fine-tunings: {finetune_names()}"
+                        )
+                    grid.append(TableMethod(f"{source}+{ft}", source, ft))
+            bits = parse_bits(bits_spec)
+        run_table_command(
+            tuple(grid),
+            bits,
+            checkpoint,
+            profile,
+            finetune_steps,
+            weight_clipping,
+            keep_first_last_8bit,
+            threads,
+            data_dir,
+            quiet,
+            seeds,
+            out,
+        )
+
+
+def run_table_command(
+    methods,
+    bits,
+    checkpoint,
+    profile,
+    finetune_steps,
+    weight_clipping,
+    keep_first_last_8bit,
+    threads,
+    data_dir,
+    quiet,
+    seeds,
+    out,
+) -> None:
+    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
+    import torch
+
+    from dfq.table import run_table
+
+    settings = settings_from_options(profile, finetune_steps=finetune_steps)
+    teacher, meta = load_teacher(checkpoint)
+    splits = load_splits(data_dir)
+    check_data_fits(checkpoint, meta, splits)
+    if threads:
+        torch.set_num_threads(threads)
+
+    def show(row):
+        click.echo(
+            f"{row['method']:<22} W{row['w_bits']}A{row['a_bits']} seed {row['seed']}: "
+            f"{float(row['quant_test_acc']) * 100:.2f}% ({float(row['total_time_s']):.0f} s)"
+        )
+
+    spec = {"keep_first_last_8bit": keep_first_last_8bit, "weight_clipping": weight_clipping}
+    summary = run_table(
+        teacher,
+        meta,
+        splits,
+        settings,
+        Path(out),
+        seeds,
+        methods,
+        bits,
+        spec_overrides=spec,
+        on_row=show,
+        progress=not quiet,
+    )
+    for row in summary:
+        click.echo(
+            f"{row['method']:<22} {row['bits']}: {row['acc_mean']:.2f} +- {row['acc_std']:.2f} "
+            f"(drop {row['drop_mean']:.2f}) {row['time_s_mean']:.0f} s"
+        )
+    click.echo(f"-> {out}")

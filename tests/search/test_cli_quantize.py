@@ -73,3 +73,20 @@ def test_quantize_table_resumes(cli, tmp_path, trained):
     again = cli(*args)
     assert again.exit_code == 0 and "seed 0:" not in again.output  # every row was already there
     assert (tmp_path / "t_runs.csv").read_text().splitlines() == runs
+
+
+def test_dfq_table_composes_sources_and_finetunings(cli, tmp_path, trained):
+    checkpoint, npz = trained
+    out = tmp_path / "m.csv"
+    result = cli("dfq", "table", "--checkpoint", checkpoint, "--data-dir", npz, "--profile", "smoke",
+                 "--sources", "qimera,dsg", "--finetunes", "ait", "--bits", "W4A4", "--seeds", 1,
+                 "--out", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = out.read_text().splitlines()
+    assert [line.split(",")[:2] for line in summary[1:]] == [["qimera+ait", "W4A4"], ["dsg+ait", "W4A4"]]
+    for extra, message in [(("--sources", "magic"), "magic"), (("--bits", "W4"), "W4")]:
+        bad = cli(
+            "dfq", "table", "--checkpoint", checkpoint, "--data-dir", npz, *extra, "--out", tmp_path / "b.csv"
+        )
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+    assert not (tmp_path / "b.csv").exists()
