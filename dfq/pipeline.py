@@ -89,20 +89,12 @@ def save_quantized(path: Path, student: nn.Module, spec: QuantSpec, teacher_meta
 def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the fake-quantized network from the file alone (eval mode); returns (model, payload
     without the state dict). ValueError naming the file when it is not a quantized checkpoint."""
-    from nas.arch import Arch
-    from nas.model import build_child
-    from nas.space import SearchSpace
+    from nas.train import build_from_meta
 
     payload = load_torch_file(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != QUANTIZED_FORMAT:
         raise ValueError(f"{path}: not a coexplore quantized checkpoint")
-    meta = payload["teacher"]
-    teacher = build_child(
-        SearchSpace.from_dict(meta["space"]),
-        Arch.from_dict(meta["arch"]),
-        meta["in_channels"],
-        meta["num_classes"],
-    )
+    teacher = build_from_meta(payload["teacher"])
     model = quantize_model(teacher, QuantSpec(**payload["spec"]))
     model.load_state_dict(payload["state_dict"])
     return model.eval(), {k: v for k, v in payload.items() if k != "state_dict"}

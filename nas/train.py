@@ -23,6 +23,7 @@ from nas.arch import Arch
 from nas.data import Splits, iterate_batches, num_batches
 from nas.model import ChildNet, build_child
 from nas.space import SearchSpace
+from nas.zoo import build_zoo_model, traced_layer_shapes
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -93,13 +94,22 @@ def evaluate(
     return {"acc": correct / len(y), "loss": loss_sum / len(y)}
 
 
-def save_checkpoint(path: Path, model: ChildNet, splits: Splits, cfg: TrainConfig, extra: dict | None = None):
+def model_identity(model: nn.Module) -> dict[str, Any]:
+    """What a checkpoint needs to rebuild ``model``: a search-space child's Arch and space, or a zoo
+    model's name."""
+    if isinstance(model, ChildNet):
+        return {"arch": model.arch.to_dict(), "space": model.space.to_dict()}
+    return {"model": model.zoo_name}
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, splits: Splits, cfg: TrainConfig, extra: dict | None = None
+):
     payload = {
         "state_dict": model.state_dict(),
-        "arch": model.arch.to_dict(),
-        "space": model.space.to_dict(),
-        "in_channels": model.in_channels,
-        "num_classes": model.num_classes,
+        **model_identity(model),
+        "in_channels": splits.channels,
+        "num_classes": splits.num_classes,
         "image_size": splits.image_size,
         "mean": list(splits.mean),
         "std": list(splits.std),
@@ -109,15 +119,26 @@ def save_checkpoint(path: Path, model: ChildNet, splits: Splits, cfg: TrainConfi
     atomic_write_bytes(Path(path), lambda fh: torch.save(payload, fh))
 
 
+def build_from_meta(meta: dict[str, Any]) -> nn.Module:
+    """A freshly built (untrained) model of the kind a checkpoint's metadata names."""
+    if "model" in meta:
+        return build_zoo_model(meta["model"], meta["in_channels"], meta["num_classes"])
+    space = SearchSpace.from_dict(meta["space"])
+    return build_child(space, Arch.from_dict(meta["arch"]), meta["in_channels"], meta["num_classes"])
+
+
 def load_checkpoint(path: str | Path) -> tuple[ChildNet, dict[str, Any]]:
     """Rebuild the model from the checkpoint file alone; returns (model in eval mode, metadata)."""
     payload = load_torch_file(path, "checkpoint")
-    if not isinstance(payload, dict) or "state_dict" not in payload or "arch" not in payload:
+    if not isinstance(payload, dict) or "state_dict" not in payload or not ({"arch", "model"} & set(payload)):
         raise ValueError(f"{path}: not a coexplore checkpoint (written by `coexplore train`)")
-    space = SearchSpace.from_dict(payload["space"])
-    model = build_child(
-        space, Arch.from_dict(payload["arch"]), payload["in_channels"], payload["num_classes"]
-    )
+    if "model" in payload:
+        model = build_zoo_model(payload["model"], payload["in_channels"], payload["num_classes"])
+    else:
+        space = SearchSpace.from_dict(payload["space"])
+        model = build_child(
+            space, Arch.from_dict(payload["arch"]), payload["in_channels"], payload["num_classes"]
+        )
     model.load_state_dict(payload["state_dict"])
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
@@ -132,14 +153,24 @@ def train_child(
     out_dir: str | Path,
     progress: bool = True,
 ) -> dict:
-    """Train from scratch; write ``best.pt`` (best validation accuracy), ``metrics.jsonl`` (one line per
-    epoch) and ``result.json`` into ``out_dir``. Returns the result dict (test accuracy of best.pt)."""
+    """Train the child ``arch`` from scratch (see ``train_model``)."""
+    torch.manual_seed(cfg.seed)
+    return train_model(
+        build_child(space, arch, splits.channels, splits.num_classes), splits, cfg, out_dir, progress
+    )
+
+
+def train_model(
+    model: nn.Module, splits: Splits, cfg: TrainConfig, out_dir: str | Path, progress: bool = True
+) -> dict:
+    """Train ``model`` (a search-space child or a zoo model, freshly built); write ``best.pt`` (best
+    validation accuracy), ``metrics.jsonl`` (one line per epoch) and ``result.json`` into ``out_dir``.
+    Returns the result dict (test accuracy of best.pt)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model = build_child(space, arch, splits.channels, splits.num_classes)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
@@ -189,14 +220,16 @@ def train_child(
     if cfg.channels_last:
         best_model = best_model.to(memory_format=torch.channels_last)
     test = evaluate(best_model, splits.x_test, splits.y_test, splits, cfg.channels_last)
+    shapes = (best_model.layer_shapes(splits.image_size) if isinstance(best_model, ChildNet)
+              else traced_layer_shapes(best_model, splits.channels, splits.image_size))  # fmt: skip
     result = {
-        "arch": arch.to_dict(),
+        **{k: v for k, v in model_identity(best_model).items() if k != "space"},
         "best_epoch": best["epoch"],
         "val_acc": best["val_acc"],
         "test_acc": test["acc"],
         "train_time_s": time.perf_counter() - start,
         "params": sum(p.numel() for p in model.parameters()),
-        "macs": sum(s.macs for s in best_model.layer_shapes(splits.image_size)),
+        "macs": sum(s.macs for s in shapes),
         "checkpoint": str(best_path),
         "config": asdict(cfg),
     }

@@ -8,6 +8,7 @@ import click
 
 from nas.data import load_dataset, split_validation
 from nas.space import SearchSpace
+from nas.zoo import ZOO
 from search import cli_accel, cli_evaluator, cli_hwgen, cli_quantize, cli_search, cli_search_table, cli_sweep
 from search.cli_util import (
     DATA_DIR_OPTION,
@@ -38,10 +39,15 @@ def main() -> None:
 @ARCH_OPTION
 @click.option(
     "--profile",
-    type=click.Choice(["quick", "full", "smoke"]),
+    type=click.Choice(["quick", "full", "short", "smoke"]),
     default="quick",
     show_default=True,
-    help="Preset hyper-parameters: quick (~9 min on 2 cores), full (longer, more accurate), smoke.",
+    help="Preset hyper-parameters: quick (~9 min on 2 cores), full (longer, more accurate), short, smoke.",
+)
+@click.option(
+    "--model",
+    type=click.Choice(sorted(ZOO)),
+    help="Train a fixed network outside the search space instead of --arch (e.g. resnet20 for DFQ).",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the batch size.")
@@ -63,6 +69,7 @@ def main() -> None:
 def train(
     arch,
     profile,
+    model,
     epochs,
     batch_size,
     lr,
@@ -77,10 +84,11 @@ def train(
     quiet,
 ):
     """Train a child network from scratch; keep the best-on-validation checkpoint, report test accuracy."""
-    from nas.train import profile_config, train_child
+    from nas.train import profile_config, train_child, train_model
+    from nas.zoo import build_zoo_model
 
     space = SearchSpace()
-    arch_obj = parse_arch(arch, space)
+    arch_obj = parse_arch(arch, space) if model is None else None
     with bad_input_is_exit_2():
         cfg = profile_config(
             profile,
@@ -96,8 +104,15 @@ def train(
     out_dir = check_out_dir(out, overwrite)
     splits = load_splits(data_dir)
     clear_dir(out_dir)
-    (out_dir / "arch.json").write_text(arch_obj.to_json() + "\n")
-    result = train_child(space, arch_obj, splits, cfg, out_dir, progress=not quiet)
+    if model is None:
+        (out_dir / "arch.json").write_text(arch_obj.to_json() + "\n")
+        result = train_child(space, arch_obj, splits, cfg, out_dir, progress=not quiet)
+    else:
+        import torch
+
+        torch.manual_seed(cfg.seed)
+        net = build_zoo_model(model, splits.channels, splits.num_classes)
+        result = train_model(net, splits, cfg, out_dir, progress=not quiet)
     click.echo(
         f"test accuracy {result['test_acc'] * 100:.2f}% (val {result['val_acc'] * 100:.2f}%, best epoch "
         f"{result['best_epoch']}/{cfg.epochs}) in {result['train_time_s']:.0f} s -> run folder {out_dir}"

@@ -14,6 +14,16 @@ def _two_threads():
     torch.set_num_threads(2)
 
 
+@pytest.fixture
+def cli():
+    """``cli(*args)`` runs ``coexplore`` in process and returns the click result."""
+    from click.testing import CliRunner
+
+    from search.cli import main
+
+    return lambda *args: CliRunner().invoke(main, [str(a) for a in args])
+
+
 @pytest.fixture(scope="session")
 def fashion_mnist():
     if not (DEFAULT_DATA_DIR / "train-images-idx3-ubyte.gz").is_file():

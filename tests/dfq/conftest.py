@@ -7,35 +7,11 @@ from torch import nn
 from nas.model import build_child
 from nas.ops import MBConv, make_activation
 from nas.space import SearchSpace
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out),
-        )  # fmt: skip
-        self.shortcut = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
-            )
-
-    def forward(self, x):
-        return torch.relu(self.body(x) + self.shortcut(x))
+from nas.zoo import resnet_cifar
 
 
 def resnet20_style(width: int = 8) -> nn.Module:
-    blocks, c = [], width
-    for c_out, stride in ((width, 1), (2 * width, 2), (4 * width, 2)):
-        for i in range(3):
-            blocks.append(BasicBlock(c, c_out, stride if i == 0 else 1))
-            c = c_out
-    return nn.Sequential(
-        nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), *blocks,
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10),
-    )  # fmt: skip
+    return resnet_cifar(3, 10, width=width)
 
 
 def mobilenet_v2_style(act: str = "silu") -> nn.Module:

@@ -1,11 +1,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from accel_model.evaluator import load_evaluator
 from nas.data import load_npz, split_validation
-from search.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +22,6 @@ def write_json(tmp_path):
         return str(path)
 
     return write
-
-
-@pytest.fixture
-def cli():
-    """``cli(*args)`` runs ``coexplore`` in process and returns the click result."""
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="session")
