@@ -86,18 +86,28 @@ def register(main: click.Group) -> None:
         help="Summary CSV; each run goes to <out>_runs.csv, which a rerun resumes.",
     )
     @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @click.option(
+        "--summary-only", is_flag=True, help="Run nothing: rewrite and print the summary of the runs so far."
+    )
+    @click.option("--markdown", is_flag=True, help="Print the summary as a Markdown table.")
     def search_table(objective, lams, seeds, methods, profile, evaluator_path, generator_path, workers, top_k,
-                     data_dir, runs_dir, out, quiet):  # fmt: skip
+                     data_dir, runs_dir, out, quiet, summary_only, markdown):  # fmt: skip
         """Table of DANCE against two-stage, hw-first and optuna over lam values and seeds: test accuracy
         of the retrained child and its simulated latency/energy/area/EDAP, plus search wall-clock.
         Resumable: rerun the same command to continue."""
         from nas.train import profile_config
         from search.cli_search import dance_hardware, prepare
         from search.table import TableSetup, check_methods, run_table
+        from search.table import markdown as markdown_table
 
         method_list = tuple(m.strip() for m in methods.split(","))
         with bad_input_is_exit_2("--methods"):
             check_methods(method_list)
+        if summary_only:
+            with bad_input_is_exit_2():
+                summary = run_table(None, Path(out), lams, seeds, method_list)
+            click.echo(markdown_table(summary) if markdown else f"{len(summary)} rows -> {out}")
+            return
         setup = prepare(objective, lams[0], profile, evaluator_path, None, 0, data_dir, runs_dir, True)
         table_setup = TableSetup(
             setup.space, setup.splits, setup.cfg, profile_config(profile), setup.evaluator, setup.template,
@@ -115,4 +125,6 @@ def register(main: click.Group) -> None:
             click.echo(f"{row['method']:<10} lam {row['lam']:g} (n={row['seeds']}): "
                        f"{row['test_acc_mean']:.2f}% EDAP {row['edap_mean']:.3e} "
                        f"search {row['search_time_s']:.0f} s")  # fmt: skip
+        if markdown:
+            click.echo(markdown_table(summary))
         click.echo(f"-> {out}")

@@ -113,16 +113,19 @@ def check_methods(methods: tuple[str, ...]) -> None:
 
 
 def run_table(
-    setup: TableSetup,
+    setup: TableSetup | None,
     table: Path,
     lams: tuple[float, ...] = TABLE_LAMS,
     seeds: int = 2,
     methods: tuple[str, ...] = TABLE_METHODS,
     on_row: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Every missing (method, lam, seed) run, seed by seed; then the summary ``table``."""
+    """Every missing (method, lam, seed) run, seed by seed; then the summary ``table``. With ``setup``
+    None nothing runs: the summary of the runs so far is rewritten."""
     check_methods(methods)
     rows = read_rows(runs_path(table))
+    if setup is None:
+        seeds = 0
     order = sorted(methods, key=lambda m: m != "dance")
     for seed in range(seeds):
         for lam in lams:
@@ -139,6 +142,8 @@ def run_table(
                 if on_row:
                     on_row(row)
     summary = summarize(rows, methods, lams)
+    if not summary:
+        raise ValueError(f"{runs_path(table)} holds no run yet")
     write_rows(table, summary)
     return summary
 
@@ -166,3 +171,20 @@ def summarize(rows: list[dict], methods=TABLE_METHODS, lams=TABLE_LAMS) -> list[
                 "search_time_s": round(fmean(float(r["search_time_s"]) for r in group), 1),
             })  # fmt: skip
     return out
+
+
+def markdown(summary: list[dict]) -> str:
+    """The summary as a Markdown table (test accuracy mean +- std over seeds, simulated costs)."""
+    head = ("method", "lam", "seeds", "test accuracy (%)", "latency (ms)", "energy (uJ)", "area (mm2)",
+            "EDAP", "search (s)")  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary:
+        cells = [
+            r["method"], f"{float(r['lam']):g}", str(r["seeds"]),
+            f"{float(r['test_acc_mean']):.2f} ± {float(r['test_acc_std']):.2f}",
+            f"{float(r['latency_ms']):.4f}",
+            f"{float(r['energy_uj']):.2f}", f"{float(r['area_mm2']):.3f}", f"{float(r['edap_mean']):.3g}",
+            f"{float(r['search_time_s']):.0f}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
