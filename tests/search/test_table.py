@@ -34,8 +34,8 @@ def test_search_table_runs_resumes_and_shares_what_does_not_depend_on_lam(cli, t
     again = cli(*args)  # resumes: nothing left to run
     assert again.exit_code == 0, again.output
     assert "seed 0:" not in again.output and len(read_rows(runs_path(table))) == 4
-    shown = cli("search-table", "--summary-only", "--markdown", "--methods", "dance,two-stage", "--lams", "0,1",
-                "--out", table)  # fmt: skip
+    shown = cli("search-table", "--summary-only", "--markdown", "--methods", "dance,two-stage",
+                "--lams", "0,1", "--out", table)  # fmt: skip
     assert shown.exit_code == 0 and shown.output.count("\n| dance |") == 2, shown.output
 
 
