@@ -105,6 +105,13 @@ RESULT_ROWS = (  # (label, metrics key, format)
 )
 
 
+STATUS_TEXT = {
+    "final": "the search's final design (the simulator confirms every constraint)",
+    "fallback": "the final design missed a constraint: the best verified feasible design of the trajectory",
+    "infeasible": "no design the search visited meets the constraints per the simulator",
+}
+
+
 def result_table(metrics: dict, search_time: float, out_dir: Path) -> str:
     """The derived design as a small text table: accuracy, and each cost predicted vs simulated."""
     sim, pred = metrics["simulated"], metrics["predicted"]
