@@ -162,7 +162,7 @@ def register(main: click.Group) -> None:
         """Plot accuracy against simulated latency, energy and area of a sweep's runs, with the constraint
         lines, HDX and soft-penalty runs apart and the front marked; write the front as CSV."""
         from accel_model.files import write_rows
-        from search.pareto import front, plot, points
+        from results.pareto import front, plot, points
 
         db = open_db(sweep_dir)
         pts = points(db.rows())
