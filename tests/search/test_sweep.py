@@ -117,3 +117,18 @@ def test_runs_and_pareto_need_a_sweep(cli, tmp_path):
     assert bad.exit_code == 2 and "comma-separated" in bad.output
     none = cli("sweep", "--out", tmp_path / "s")
     assert none.exit_code == 2 and "at least one constraint" in none.output
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_on_a_dask_cluster(tmp_path, make_npz):
+    distributed = pytest.importorskip("distributed")
+    npz = make_npz(tmp_path / "d.npz", n_train=120, n_test=30, size=28, channels=1, layout="nhw")
+    runs, root = _smoke_runs(npz)[:1], tmp_path / "sweep"
+    root.mkdir()
+    db = RunsDB(root / "runs.db")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cl:
+        rows = run_sweep(db, runs, root, scheduler=cl.scheduler_address)
+    db.close()
+    assert [r["status"] for r in rows] == ["done"], rows[0]["error"]
