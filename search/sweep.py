@@ -2,9 +2,9 @@
 
 Each run is ``coexplore search`` with its constraint, seed and mode, in its own process, writing its own
 run folder under the sweep folder. ``runs.db`` (SQLite, beside the run folders) records every run:
-its config, status (pending, running, done, infeasible, failed), metrics and run folder. A run is
+its config, status (pending, queued, done, infeasible, failed), metrics and run folder. A run is
 marked done only after its folder is complete, so a killed sweep keeps every finished run, and the
-same command resumes: pending and interrupted (running) runs start again, finished ones are kept.
+same command resumes: pending and interrupted (queued) runs start again, finished ones are kept.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def run_sweep(
         try:
             futures = {}
             for row in todo:
-                db.set_status(row["id"], "running", started=time.time())
+                db.set_status(row["id"], "queued", started=time.time())
                 futures[pool.submit(run_one, json.loads(row["args"]), row["run_dir"])] = row["id"]
             for future in pool.as_completed(list(futures)):
                 run_id, result = futures[future], future.result()

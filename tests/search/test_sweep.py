@@ -50,7 +50,7 @@ def test_a_resumed_sweep_keeps_finished_runs_and_redoes_interrupted_ones(tmp_pat
     db.add(runs, root)
     finished = {"test_acc": 0.5, "simulated": {}, "constraints": []}  # as a completed run left it
     db.set_status(runs[0].id, "done", metrics=json.dumps(finished), finished=123.0)
-    db.set_status(runs[1].id, "running", started=100.0)  # the sweep was killed during this run
+    db.set_status(runs[1].id, "queued", started=100.0)  # the sweep was killed during this run
     db.close()
 
     db = RunsDB(root / "runs.db")  # a new process opens the same file
