@@ -236,36 +236,12 @@ def register(main: click.Group) -> None:
                         )
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
-        run_table_command(
-            tuple(grid),
-            bits,
-            checkpoint,
-            profile,
-            finetune_steps,
-            weight_clipping,
-            keep_first_last_8bit,
-            threads,
-            data_dir,
-            quiet,
-            seeds,
-            out,
-        )
+        run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, weight_clipping,
+                          keep_first_last_8bit, threads, data_dir, quiet, seeds, out)  # fmt: skip
 
 
-def run_table_command(
-    methods,
-    bits,
-    checkpoint,
-    profile,
-    finetune_steps,
-    weight_clipping,
-    keep_first_last_8bit,
-    threads,
-    data_dir,
-    quiet,
-    seeds,
-    out,
-) -> None:
+def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight_clipping,
+                      keep_first_last_8bit, threads, data_dir, quiet, seeds, out) -> None:  # fmt: skip
     """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
     import torch
 
