@@ -40,6 +40,7 @@ def points(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "penalty": row["penalty"],
                 "constraints": row["constraints"],
                 "test_acc": metrics["test_acc"],
+                "val_acc": metrics.get("val_acc", float("nan")),
                 "met": met,
                 **{k: sim[k] for k in ("latency_ms", "fps", "energy_uj", "area_mm2", "edap")},
             }

@@ -50,13 +50,20 @@ def register(main: click.Group) -> None:
     )
     @click.option("--profile", type=click.Choice(sorted(SEARCH_PROFILES)), default="quick", show_default=True)
     @click.option("--objective", default="edap", show_default=True)
-    @click.option("--lam", type=click.FloatRange(min=0), default=0.5, show_default=True)
+    @click.option(
+        "--lam",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="Weight of the hardware cost; 0: the best accuracy under the constraints alone.",
+    )
     @click.option(
         "--hw",
         type=click.Choice(["generator", "free"]),
-        default="free",
+        default="generator",
         show_default=True,
-        help="free: accelerator logits the constraint's gradient can move (the default here).",
+        help="generator: DANCE's hardware-generation network (the constraint moves the architecture, the "
+        "accelerator follows it); free: accelerator logits the constraint's gradient moves directly.",
     )
     @click.option(
         "--jobs",
@@ -149,6 +156,34 @@ def register(main: click.Group) -> None:
                 else f"{'-':>9} {'-':>10} {'-':>8}"
             )
             click.echo(f"{row['id']:<44} {row['status']:<10} {acc:>8} {cost}")
+
+    @runs.command("summary")
+    @click.argument("sweep_dir", default="runs/sweep")
+    @click.option("--markdown", is_flag=True, help="Print the table as Markdown (as in the README).")
+    @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Also write the table as CSV.")
+    def runs_summary(sweep_dir, markdown, csv_out):
+        """HDX against the soft penalty per target: runs meeting it (per the simulator), test accuracy and
+        EDAP (mean ± std over seeds). The penalty weight is the one meeting targets most often (ties:
+        validation accuracy), chosen once for the sweep."""
+        from accel_model.files import write_rows
+        from results.pareto import points
+        from results.sweep_table import COLUMNS, summary_rows
+        from results.sweep_table import markdown as to_markdown
+
+        db = open_db(sweep_dir)
+        rows = summary_rows(points(db.rows()))
+        db.close()
+        if not rows:
+            raise InputError(f"{sweep_dir}/runs.db has no finished run yet")
+        if csv_out:
+            write_rows(Path(csv_out), rows)
+        if markdown:
+            click.echo(to_markdown(rows))
+            return
+        widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in COLUMNS}
+        click.echo("  ".join(f"{c:<{widths[c]}}" for c in COLUMNS))
+        for row in rows:
+            click.echo("  ".join(f"{row[c]:<{widths[c]}}" for c in COLUMNS))
 
     @main.command()
     @click.argument("sweep_dir", default="runs/sweep")

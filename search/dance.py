@@ -258,7 +258,11 @@ def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, 
         params = [
             p for group in a_opt.param_groups + (h_opt.param_groups if h_opt else []) for p in group["params"]
         ]
-        grads, state.margins = constrained_gradients(loss, costs, cfg.constraints, state.schedule, params)
+        derived = derived_point(state)  # the design the search would return now decides "violated"
+        margins = {c.name: float(c.margin(derived)) for c in cfg.constraints}
+        grads, state.margins = constrained_gradients(
+            loss, costs, cfg.constraints, state.schedule, params, margins
+        )
         for p, g in zip(params, grads, strict=True):
             p.grad = g
     else:

@@ -4,6 +4,13 @@ Every constraint is an upper bound on one log cost metric: ``--min-fps F`` is la
 search runs, the evaluator prices the current soft architecture on the sampled accelerator; the
 *margin* of a constraint is ``log(value) - log(bound)`` (> 0: violated).
 
+Which design is checked: the margins that decide whether to manipulate are those of the *derived*
+design (argmax architecture on its most likely accelerator), the one the search would return now; the
+gradient g_c is that of the soft expected metric, the only differentiable one. Early in a search alpha is
+near uniform and the soft mixture is far slower than its argmax, so a margin taken on the mixture keeps
+pushing long after the derived design meets the bound (measured: every fps target ended on the space's
+fastest design) -- the derived margin stops the push where the target is met.
+
 Gradient manipulation (``manipulate``): with g the gradient of the search loss and g_c the gradient of
 the constrained log metric, ``g' = g + mu * g_c`` with ``mu = max(0, (delta - <g, g_c>) / |g_c|^2)``,
 so a descent step along -g' lowers the metric at a rate of at least delta. delta is ``kappa * |g_c|^2``
@@ -97,13 +104,15 @@ class DeltaSchedule:
     kappa0: float = 0.1
     growth: float = 1.5
     relax: float = 0.5
-    kappa_max: float = 100.0
-    band: float = 0.02  # guard band in log units (about 2% under the bound)
+    kappa_max: float = 10.0  # larger: Adam's second moment inflates and the objective stalls for long after
+    band: float = 0.02  # guard band in log units (about 2% under the aim)
+    safety: float = 0.03  # aim this far (log units) under the bound: the evaluator's error on children
     kappa: dict[str, float] = field(default_factory=dict)
 
     def delta(self, name: str, margin: float, g_c_norm2: float) -> float | None:
         """delta for this step, or None when the gradient is to be left untouched."""
         k = self.kappa.get(name, self.kappa0)
+        margin = margin + self.safety
         if margin > 0:
             self.kappa[name] = min(k * self.growth, self.kappa_max)
             return k * g_c_norm2
@@ -131,11 +140,14 @@ def constrained_gradients(
     constraints: Sequence[Constraint],
     schedule: DeltaSchedule,
     params: Sequence[torch.Tensor],
+    margins: dict[str, float] | None = None,
 ) -> tuple[list[torch.Tensor], dict[str, float]]:
     """Gradients of ``loss`` w.r.t. ``params`` after manipulation for every constraint that needs it
-    (most violated last), and each constraint's margin (log units) at this step."""
+    (most violated last), and each constraint's margin (log units) at this step: ``margins`` when given
+    (the derived design's), else those of the batch-mean ``costs``."""
     g = flat(torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True), params)
-    margins = current_margins(costs, constraints)
+    if margins is None:
+        margins = current_margins(costs, constraints)
     for c in sorted(constraints, key=lambda c: margins[c.name]):
         metric = torch.log(costs[c.key].mean())
         if not metric.requires_grad:

@@ -10,6 +10,7 @@ same command resumes: pending and interrupted (queued) runs start again, finishe
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -130,11 +131,15 @@ class RunsDB:
         return out
 
 
-def run_one(args: Sequence[str], run_dir: str) -> dict[str, Any]:
+def run_one(args: Sequence[str], run_dir: str, threads: int | None = None) -> dict[str, Any]:
     """One constrained search in a fresh process; its exit code, the run's metrics and any error tail.
+    ``threads`` caps the process's torch threads (local pools: the cores shared out between the jobs).
     Module level, so a process pool or Dask can run it."""
     cmd = [sys.executable, "-m", "search.cli", "search", *args, "--out", run_dir, "--overwrite", "--quiet"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = None
+    if threads:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     metrics_path = Path(run_dir) / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     return {"returncode": proc.returncode, "metrics": metrics, "error": proc.stderr[-2000:]}
@@ -163,11 +168,12 @@ def run_sweep(
     todo = [row for row in db.rows(ids) if row["status"] not in FINISHED]
     if todo:
         pool, client = open_pool(jobs, scheduler)
+        threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
         try:
             futures = {}
             for row in todo:
                 db.set_status(row["id"], "queued", started=time.time())
-                futures[pool.submit(run_one, json.loads(row["args"]), row["run_dir"])] = row["id"]
+                futures[pool.submit(run_one, json.loads(row["args"]), row["run_dir"], threads)] = row["id"]
             for future in pool.as_completed(list(futures)):
                 run_id, result = futures[future], future.result()
                 db.set_status(

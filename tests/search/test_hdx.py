@@ -25,12 +25,31 @@ def test_manipulate_leaves_a_complying_gradient_alone():
 
 
 def test_delta_grows_while_violated_and_relaxes_once_satisfied():
-    schedule = DeltaSchedule(kappa0=0.1, growth=2.0, relax=0.5, band=0.02)
+    schedule = DeltaSchedule(kappa0=0.1, growth=2.0, relax=0.5, band=0.02, safety=0.0)
     assert schedule.delta("min_fps", 0.3, 4.0) == pytest.approx(0.4)
     assert schedule.delta("min_fps", 0.2, 4.0) == pytest.approx(0.8)
     assert schedule.delta("min_fps", -0.01, 4.0) == 0.0  # guard band: only "do not increase"
     assert schedule.delta("min_fps", -0.5, 4.0) is None  # clear margin: untouched
     assert schedule.kappa["min_fps"] == pytest.approx(0.1)
+
+
+def test_safety_margin_aims_under_the_bound():
+    schedule = DeltaSchedule(kappa0=0.1, band=0.02, safety=0.03)
+    assert schedule.delta("min_fps", -0.01, 4.0) == pytest.approx(0.4)  # met, but not by the safety margin
+    assert schedule.delta("min_fps", -0.04, 4.0) == 0.0  # in the band under the aim
+    assert schedule.delta("min_fps", -0.06, 4.0) is None
+
+
+def test_given_margins_decide_what_is_violated():
+    """The derived design's margins (not the soft mixture's) decide whether the gradient is corrected."""
+    p = torch.tensor([0.5, -0.3], requires_grad=True)
+    loss = (p**2).sum()
+    latency = torch.exp(2.0 - p[0] + 0.5 * p[1]) * 1e6
+    c = Constraint("min_fps", 1000.0)  # the soft latency violates the bound
+    costs = {"latency_cycles": latency[None]}
+    grads, margins = constrained_gradients(loss, costs, [c], DeltaSchedule(), [p], {"min_fps": -1.0})
+    assert margins == {"min_fps": -1.0}
+    assert torch.equal(grads[0], 2 * p.detach())  # derived design far under the bound: untouched
 
 
 def test_constrained_gradients_make_the_step_lower_the_violated_metric():
