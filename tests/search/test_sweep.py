@@ -104,19 +104,39 @@ def test_a_killed_sweep_resumes_from_runs_db(cli, tmp_path, make_npz):
     assert after[done[0]]["finished"] == first[done[0]]["finished"]  # not run again
     listing = cli("runs", "list", root)
     assert listing.exit_code == 0 and all(i in listing.output for i in after)
+    summary = cli("runs", "summary", root, "--markdown")
+    assert summary.exit_code == 0 and "| fps >= 1000 |" in summary.output, summary.output
     plot = cli("pareto", root)
     assert plot.exit_code == 0, plot.output
     assert (root / "pareto.png").stat().st_size > 10_000 and (root / "pareto.csv").is_file()
 
 
 def test_runs_and_pareto_need_a_sweep(cli, tmp_path):
-    for args in (("runs", "list", tmp_path), ("pareto", tmp_path)):
+    for args in (("runs", "list", tmp_path), ("runs", "summary", tmp_path), ("pareto", tmp_path)):
         result = cli(*args)
         assert result.exit_code == 2 and "runs.db not found" in result.output
     bad = cli("sweep", "--min-fps", "10,x", "--out", tmp_path / "s")
     assert bad.exit_code == 2 and "comma-separated" in bad.output
     none = cli("sweep", "--out", tmp_path / "s")
     assert none.exit_code == 2 and "at least one constraint" in none.output
+
+
+def test_runs_summary_reads_finished_runs(cli, tmp_path):
+    runs = plan({"min_fps": (1000.0,)}, seeds=2, modes=["hdx", "penalty"], penalties=[1.0])
+    db = RunsDB(tmp_path / "runs.db")
+    db.add(runs, tmp_path)
+    sim = {"latency_ms": 0.5, "fps": 2000.0, "energy_uj": 3.0, "area_mm2": 0.4, "edap": 2e-9}
+    for i, run in enumerate(runs):
+        met = run.mode == "hdx" or run.seed == 0
+        check = {"constraint": "fps >= 1000", "simulated": 2000.0, "met": met}
+        metrics = {"test_acc": 0.8 + 0.01 * i, "val_acc": 0.8, "simulated": sim, "constraints": [check]}
+        db.set_status(run.id, "done", metrics=json.dumps(metrics))
+    db.close()
+    result = cli("runs", "summary", tmp_path, "--csv", tmp_path / "summary.csv")
+    assert result.exit_code == 0, result.output
+    line = result.output.splitlines()[1].split()
+    assert line[:4] == ["fps", ">=", "1000", "2/2"] and "1/2" in line
+    assert (tmp_path / "summary.csv").read_text().startswith("target,hdx_met")
 
 
 @pytest.mark.slow
