@@ -166,6 +166,8 @@ def register(main: click.Group) -> None:
             hw=hw, sampling=sampling, constraint_mode=constraint_mode, penalty=penalty,
         )  # fmt: skip
         hardware = dance_hardware(generator_path, setup) if hw == "generator" else None
+        if constraints and hardware is not None:
+            warn_beyond_generator(setup, hardware, constraints)
         clear_dir(setup.out_dir)
         start = time.perf_counter()
         arch, accel, facts = search_design(setup, hardware, constraints, workers, quiet)
@@ -232,6 +234,21 @@ def prepare_constrained(*args, limits: dict, **cfg_overrides):
             check_reachable(constraints, reachable(setup.evaluator, setup.template))
     setup.cfg = replace(setup.cfg, constraints=constraints)
     return setup, constraints
+
+
+def warn_beyond_generator(setup: Setup, hardware, constraints) -> None:
+    """A warning (stderr) for each constraint beyond what the generator's accelerators reach."""
+    from search.hdx_verify import generator_reach
+
+    reach = generator_reach(setup.evaluator, setup.template, hardware)
+    for c in constraints:
+        if reach[c.key] > c.bound:
+            click.echo(
+                f"warning: --{c.name.replace('_', '-')} {c.target:g}: the accelerators the hardware generator "
+                f"proposes reach about {c.in_unit(reach[c.key]):.4g} {c.label().split()[0]} (evaluator); "
+                "the search will likely end infeasible (--hw free lets the constraint move the accelerator)",
+                err=True,
+            )
 
 
 def search_design(setup: Setup, hardware, constraints, workers: int, quiet: bool):

@@ -4,6 +4,8 @@ search), candidates verified with ZigZag along the trajectory, and the choice at
 - ``reachable``: the evaluator's lower bound of each constrained metric over the whole space: for
   every accelerator the cheapest op per slot (a network's cost is a sum over its slots' layers), then
   the best accelerator. A target below it exits 2 with the reachable range.
+- ``generator_reach``: the same over the accelerators a frozen hardware generator proposes (an estimate:
+  a target beyond it gets a warning, as the search with that generator will likely end infeasible).
 - ``TrajectoryVerifier``: called with each epoch's trajectory row, simulates its derived (arch,
   accelerator) and keeps it as a candidate.
 - ``choose``: the final derived point when the simulator says it meets every constraint (``final``);
@@ -41,25 +43,50 @@ def meets(cost: Cost, constraints: Sequence[Constraint]) -> bool:
     return all(float(c.margin(values)) <= 0 for c in constraints)
 
 
+def cheapest_totals(evaluator: CostEvaluator, template: CostTemplate, probs, layers) -> tuple:
+    """Per accelerator of ``probs``: [A, 2] latency and energy of the cheapest op per slot (each metric on
+    its own), and [A] area."""
+    fixed, per = template.counts  # [U], [S, O, U]
+    pred = evaluator.grid(layers, probs).double().exp()  # [U, A, 2]
+    choice = torch.einsum("sou,uak->soak", per.double(), pred)
+    choice = choice.masked_fill(~template.allowed[:, :, None, None], float("inf"))
+    totals = torch.einsum("u,uak->ak", fixed.double(), pred) + choice.min(1).values.sum(0)
+    return totals, evaluator.relax.area_mm2(probs)
+
+
+def best_of(parts) -> dict[str, float]:
+    """The smallest latency, energy and area over ``(totals, area)`` parts."""
+    best = {"latency_cycles": float("inf"), "energy_pj": float("inf"), "area_mm2": float("inf")}
+    for totals, area in parts:
+        best["latency_cycles"] = min(best["latency_cycles"], float(totals[:, 0].min()))
+        best["energy_pj"] = min(best["energy_pj"], float(totals[:, 1].min()))
+        best["area_mm2"] = min(best["area_mm2"], float(area.min()))
+    return best
+
+
 @torch.no_grad()
 def reachable(evaluator: CostEvaluator, template: CostTemplate, chunk: int = 4096) -> dict[str, float]:
     """The evaluator's smallest latency (cycles), energy (pJ) and area (mm2) over every (arch, accelerator)
     of the space, each minimized on its own."""
     relax = evaluator.relax
-    fixed, per = template.counts  # [U], [S, O, U]
     layers = layer_batch(template.unique_layers, evaluator.space)
-    best = {"latency_cycles": float("inf"), "energy_pj": float("inf")}
-    area = float("inf")
-    for part in relax.all_indices().split(chunk):
-        probs = relax.from_index_tensor(part)
-        pred = evaluator.grid(layers, probs).double().exp()  # [U, A, 2]
-        choice = torch.einsum("sou,uak->soak", per.double(), pred)
-        choice = choice.masked_fill(~template.allowed[:, :, None, None], float("inf"))
-        totals = torch.einsum("u,uak->ak", fixed.double(), pred) + choice.min(1).values.sum(0)  # [A, 2]
-        best["latency_cycles"] = min(best["latency_cycles"], float(totals[:, 0].min()))
-        best["energy_pj"] = min(best["energy_pj"], float(totals[:, 1].min()))
-        area = min(area, float(relax.area_mm2(probs).min()))
-    return {**best, "area_mm2": area}
+    parts = relax.all_indices().split(chunk)
+    return best_of(cheapest_totals(evaluator, template, relax.from_index_tensor(p), layers) for p in parts)
+
+
+@torch.no_grad()
+def generator_reach(evaluator: CostEvaluator, template: CostTemplate, hardware, samples: int = 256,
+                    seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """What a search with a frozen hardware generator can reach, as the evaluator sees it: the accelerators
+    the generator proposes for ``samples`` random networks of the space, each with its cheapest ops. An
+    estimate, not a bound: the search only ever meets the accelerators the generator proposes."""
+    from accel_model.hwgen import random_arch_probs
+
+    arch_probs = random_arch_probs(template, samples, torch.Generator().manual_seed(seed))
+    accels = set(evaluator.relax.argmax(hardware(arch_probs)))
+    layers = layer_batch(template.unique_layers, evaluator.space)
+    probs = evaluator.relax.hard(sorted(accels, key=lambda a: json.dumps(a.to_dict(), sort_keys=True)))
+    return best_of([cheapest_totals(evaluator, template, probs, layers)])
 
 
 def check_reachable(constraints: Sequence[Constraint], bounds: dict[str, float]) -> None:

@@ -7,7 +7,7 @@ from nas.cost_template import cost_template
 from nas.space import SearchSpace, Stage
 from search.dance import SearchConfig, derived_point, run_search
 from search.hdx import Constraint, DeltaSchedule, constrained_gradients, manipulate
-from search.hdx_verify import TrajectoryVerifier, check_reachable, choose, meets
+from search.hdx_verify import TrajectoryVerifier, check_reachable, choose, generator_reach, meets, reachable
 
 
 def test_manipulate_corrects_a_violating_gradient_to_exactly_delta():
@@ -107,3 +107,18 @@ def test_tiny_constrained_search_meets_its_target_per_the_simulator(splits, eval
     assert status in ("final", "fallback")
     assert meets(verifier.simulate(arch, accel), [target])
     assert all("sim_meets_constraints" in r for r in rows)
+
+
+def test_generator_reach_is_what_its_accelerators_allow(evaluator):
+    """The committed EDAP generator proposes few accelerators: a search with it reaches less than the
+    space's bound (the space reaches about 12,800 fps, the generator's accelerators about 9,700)."""
+    from accel_model.hwgen import SelectedMember
+    from search.cli_hwgen import DEFAULT_GENERATOR, load_generator
+
+    members, objective, size = load_generator(str(DEFAULT_GENERATOR))
+    template = cost_template(SearchSpace(), size, 1, 10)
+    generator = SelectedMember(members, evaluator, template, objective)
+    space_best, gen_best = reachable(evaluator, template), generator_reach(evaluator, template, generator)
+    for key in ("latency_cycles", "energy_pj", "area_mm2"):
+        assert gen_best[key] >= space_best[key] * (1 - 1e-9)
+    assert gen_best["latency_cycles"] > space_best["latency_cycles"]
