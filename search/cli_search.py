@@ -244,8 +244,8 @@ def warn_beyond_generator(setup: Setup, hardware, constraints) -> None:
     for c in constraints:
         if reach[c.key] > c.bound:
             click.echo(
-                f"warning: --{c.name.replace('_', '-')} {c.target:g}: the accelerators the hardware generator "
-                f"proposes reach about {c.in_unit(reach[c.key]):.4g} {c.label().split()[0]} (evaluator); "
+                f"warning: --{c.name.replace('_', '-')} {c.target:g}: the hardware generator's accelerators "
+                f"reach about {c.in_unit(reach[c.key]):.4g} {c.label().split()[0]} (evaluator); "
                 "the search will likely end infeasible (--hw free lets the constraint move the accelerator)",
                 err=True,
             )
