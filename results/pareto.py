@@ -63,9 +63,12 @@ def plot(pts: Sequence[dict[str, Any]], out: Path, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.4))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 5.2))
     targets = sorted({(n, v) for p in pts for n, v in p["constraints"].items()})
-    colors = {t: plt.cm.viridis(i / max(len(targets) - 1, 1)) for i, t in enumerate(targets)}
+    cmap = plt.cm.tab10 if len(targets) <= 10 else plt.cm.viridis  # distinct colours while they last
+    colors = {
+        t: cmap(i / (9 if len(targets) <= 10 else max(len(targets) - 1, 1))) for i, t in enumerate(targets)
+    }
     for ax, (key, label) in zip(axes, PANELS, strict=True):
         for mode, marker in (("hdx", "o"), ("penalty", "x")):
             for target in targets:
@@ -76,9 +79,15 @@ def plot(pts: Sequence[dict[str, Any]], out: Path, title: str = "") -> None:
                         [100 * p["test_acc"] for p in sel],
                         marker=marker,
                         color=colors[target],
-                        s=40,
+                        s=45,
+                        alpha=0.8,
                         label=f"{mode}, {Constraint(*target).label()}",
                     )
+        missed = [p for p in pts if not p["met"]]
+        if missed:
+            ax.scatter([p[key] for p in missed], [100 * p["test_acc"] for p in missed], marker="o",
+                       facecolors="none", edgecolors="red", s=130, lw=1.2,
+                       label="misses its constraint (simulator)")  # fmt: skip
         for name, value in targets:
             panel, position = CONSTRAINT_LINES[name]
             if panel == key:
@@ -97,8 +106,10 @@ def plot(pts: Sequence[dict[str, Any]], out: Path, title: str = "") -> None:
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
+    ncol = min(len(labels), 6)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.suptitle(title or "accuracy vs simulated cost (dashed: constraint limits; o HDX, x soft penalty)")
-    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    rows = -(-len(labels) // ncol)
+    fig.tight_layout(rect=(0, 0.035 * rows + 0.02, 1, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
