@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -140,11 +141,20 @@ def register(main: click.Group) -> None:
 
     @runs.command("list")
     @click.argument("sweep_dir", default="runs/sweep")
-    def runs_list(sweep_dir):
+    @click.option(
+        "--csv", "csv_out", type=click.Path(dir_okay=False), help="Also write the finished runs as CSV."
+    )
+    def runs_list(sweep_dir, csv_out):
         """One line per run of SWEEP_DIR/runs.db: status, constraints, accuracy and simulated cost."""
+        from accel_model.files import write_rows
+        from results.pareto import points
+
         db = open_db(sweep_dir)
         rows = db.rows()
         db.close()
+        finished = points(rows)
+        if csv_out and finished:
+            write_rows(Path(csv_out), [{**p, "constraints": json.dumps(p["constraints"])} for p in finished])
         click.echo(f"{'id':<44} {'status':<10} {'test acc':>8} {'fps':>9} {'energy uJ':>10} {'area mm2':>8}")
         for row in rows:
             m = row["metrics"] or {}

@@ -137,6 +137,8 @@ def test_runs_summary_reads_finished_runs(cli, tmp_path):
     line = result.output.splitlines()[1].split()
     assert line[:4] == ["fps", ">=", "1000", "2/2"] and "1/2" in line
     assert (tmp_path / "summary.csv").read_text().startswith("target,hdx_met")
+    listing = cli("runs", "list", tmp_path, "--csv", tmp_path / "runs.csv")
+    assert listing.exit_code == 0 and len((tmp_path / "runs.csv").read_text().splitlines()) == 1 + len(runs)
 
 
 @pytest.mark.slow
