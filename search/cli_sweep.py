@@ -36,7 +36,7 @@ def register(main: click.Group) -> None:
     from search.dance import SEARCH_PROFILES
 
     @main.command()
-    @click.option("--min-fps", callback=parse_floats, help="Comma-separated targets, e.g. 50,100,200.")
+    @click.option("--min-fps", callback=parse_floats, help="Comma-separated targets, e.g. 6000,8000,9000.")
     @click.option("--max-latency-ms", callback=parse_floats, help="Comma-separated targets.")
     @click.option("--max-energy-mj", callback=parse_floats, help="Comma-separated targets.")
     @click.option("--max-area-mm2", callback=parse_floats, help="Comma-separated targets.")
@@ -100,7 +100,7 @@ def register(main: click.Group) -> None:
         out,
     ):
         """Constrained searches over targets x seeds, HDX and/or the soft-penalty baseline, each a run folder
-        recorded in <out>/runs.db. Resumable; see `coexplore runs list` and `coexplore pareto`."""
+        recorded in <out>/runs.db. Resumable; see `coexplore runs list|summary` and `coexplore pareto`."""
         from search.sweep import plan, run_sweep
 
         targets = {
