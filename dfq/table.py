@@ -54,6 +54,25 @@ def parse_bits(spec: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def check_same_teacher(rows: list[dict], teacher, meta: dict, splits, path: Path) -> None:
+    """The rows' full-precision test accuracy must be this teacher's: a retrained teacher (training is not
+    bit-reproducible across machines) differs, and its rows would be averaged with the old ones."""
+    from dfq.pipeline import compare_with_teacher
+
+    if not rows:
+        return
+    fp = compare_with_teacher(teacher, teacher, splits.x_test, splits.y_test, meta["mean"], meta["std"])[
+        "fp_acc"
+    ]
+    seen = {round(float(r["fp_test_acc"]), 6) for r in rows}
+    if seen != {round(float(fp), 6)}:
+        raise ValueError(
+            f"{path} holds rows of a teacher with full-precision test accuracy {sorted(seen)}, this "
+            f"checkpoint gives {fp:.4f}: a different teacher; write the table elsewhere (--out) or move "
+            "the old rows away"
+        )
+
+
 def _key(row: dict) -> tuple[str, int, int, int]:
     return row["method"], int(row["w_bits"]), int(row["a_bits"]), int(row["seed"])
 
@@ -71,8 +90,10 @@ def run_table(
     on_row: Callable[[dict], None] | None = None,
     progress: bool = False,
 ) -> list[dict]:
-    """Run every missing row, appending each to the runs file; then write the summary ``table``."""
+    """Run every missing row, appending each to the runs file; then write the summary ``table``. Rows
+    already there must come from the same teacher (ValueError otherwise: two teachers never mix)."""
     rows = read_rows(runs_path(table))
+    check_same_teacher(rows, teacher, meta, splits, runs_path(table))
     done = {_key(r) for r in rows}
     for seed in range(seeds):
         for source_name in dict.fromkeys(m.source for m in methods):

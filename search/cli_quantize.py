@@ -245,7 +245,8 @@ def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight
     """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
     import torch
 
-    from dfq.table import run_table
+    from accel_model.files import read_rows, runs_path
+    from dfq.table import check_same_teacher, run_table
 
     settings = settings_from_options(profile, finetune_steps=finetune_steps)
     teacher, meta = load_teacher(checkpoint)
@@ -261,6 +262,8 @@ def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight
         )
 
     spec = {"keep_first_last_8bit": keep_first_last_8bit, "weight_clipping": weight_clipping}
+    with bad_input_is_exit_2():
+        check_same_teacher(read_rows(runs_path(Path(out))), teacher, meta, splits, runs_path(Path(out)))
     summary = run_table(
         teacher,
         meta,

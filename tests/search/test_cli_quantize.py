@@ -73,6 +73,14 @@ def test_quantize_table_resumes(cli, tmp_path, trained):
     again = cli(*args)
     assert again.exit_code == 0 and "seed 0:" not in again.output  # every row was already there
     assert (tmp_path / "t_runs.csv").read_text().splitlines() == runs
+    header, *lines = runs
+    column = header.split(",").index("fp_test_acc")
+    other = [line.split(",") for line in lines]
+    other = [",".join([*v[:column], "0.1234", *v[column + 1 :]]) for v in other]
+    (tmp_path / "t_runs.csv").write_text("\n".join([header, *other]) + "\n")  # rows of another teacher
+    mixed = cli(*args)
+    assert mixed.exit_code == 2 and "different teacher" in mixed.output, mixed.output
+    assert (tmp_path / "t_runs.csv").read_text().splitlines() == [header, *other]  # left as it was
 
 
 def test_dfq_table_composes_sources_and_finetunings(cli, tmp_path, trained):
