@@ -54,6 +54,10 @@ def parse_bits(spec: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+class TeacherMismatch(ValueError):
+    """The runs file holds rows of another teacher."""
+
+
 def check_same_teacher(rows: list[dict], teacher, meta: dict, splits, path: Path) -> None:
     """The rows' full-precision test accuracy must be this teacher's: a retrained teacher (training is not
     bit-reproducible across machines) differs, and its rows would be averaged with the old ones."""
@@ -61,15 +65,13 @@ def check_same_teacher(rows: list[dict], teacher, meta: dict, splits, path: Path
 
     if not rows:
         return
-    fp = compare_with_teacher(teacher, teacher, splits.x_test, splits.y_test, meta["mean"], meta["std"])[
-        "fp_acc"
-    ]
+    test = compare_with_teacher(teacher, teacher, splits.x_test, splits.y_test, meta["mean"], meta["std"])
     seen = {round(float(r["fp_test_acc"]), 6) for r in rows}
-    if seen != {round(float(fp), 6)}:
-        raise ValueError(
+    if seen != {round(float(test["fp_acc"]), 6)}:
+        raise TeacherMismatch(
             f"{path} holds rows of a teacher with full-precision test accuracy {sorted(seen)}, this "
-            f"checkpoint gives {fp:.4f}: a different teacher; write the table elsewhere (--out) or move "
-            "the old rows away"
+            f"checkpoint gives {test['fp_acc']:.4f}: a different teacher; write the table elsewhere (--out) "
+            "or move the old rows away"
         )
 
 
@@ -91,7 +93,7 @@ def run_table(
     progress: bool = False,
 ) -> list[dict]:
     """Run every missing row, appending each to the runs file; then write the summary ``table``. Rows
-    already there must come from the same teacher (ValueError otherwise: two teachers never mix)."""
+    already there must come from the same teacher (``TeacherMismatch`` otherwise: two teachers never mix)."""
     rows = read_rows(runs_path(table))
     check_same_teacher(rows, teacher, meta, splits, runs_path(table))
     done = {_key(r) for r in rows}

@@ -65,10 +65,8 @@ def plot(pts: Sequence[dict[str, Any]], out: Path, title: str = "") -> None:
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 5.2))
     targets = sorted({(n, v) for p in pts for n, v in p["constraints"].items()})
-    cmap = plt.cm.tab10 if len(targets) <= 10 else plt.cm.viridis  # distinct colours while they last
-    colors = {
-        t: cmap(i / (9 if len(targets) <= 10 else max(len(targets) - 1, 1))) for i, t in enumerate(targets)
-    }
+    n = len(targets)  # tab10: distinct colours while they last
+    colors = {t: plt.cm.tab10(i) if n <= 10 else plt.cm.viridis(i / (n - 1)) for i, t in enumerate(targets)}
     for ax, (key, label) in zip(axes, PANELS, strict=True):
         for mode, marker in (("hdx", "o"), ("penalty", "x")):
             for target in targets:

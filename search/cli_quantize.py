@@ -9,6 +9,7 @@ import click
 
 from search.cli_util import (
     DATA_DIR_OPTION,
+    InputError,
     bad_input_is_exit_2,
     check_data_fits,
     check_out_dir,
@@ -245,8 +246,7 @@ def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight
     """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
     import torch
 
-    from accel_model.files import read_rows, runs_path
-    from dfq.table import check_same_teacher, run_table
+    from dfq.table import TeacherMismatch, run_table
 
     settings = settings_from_options(profile, finetune_steps=finetune_steps)
     teacher, meta = load_teacher(checkpoint)
@@ -262,21 +262,11 @@ def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight
         )
 
     spec = {"keep_first_last_8bit": keep_first_last_8bit, "weight_clipping": weight_clipping}
-    with bad_input_is_exit_2():
-        check_same_teacher(read_rows(runs_path(Path(out))), teacher, meta, splits, runs_path(Path(out)))
-    summary = run_table(
-        teacher,
-        meta,
-        splits,
-        settings,
-        Path(out),
-        seeds,
-        methods,
-        bits,
-        spec_overrides=spec,
-        on_row=show,
-        progress=not quiet,
-    )
+    try:
+        summary = run_table(teacher, meta, splits, settings, Path(out), seeds, methods, bits,
+                            spec_overrides=spec, on_row=show, progress=not quiet)  # fmt: skip
+    except TeacherMismatch as exc:
+        raise InputError(str(exc)) from None
     for row in summary:
         click.echo(
             f"{row['method']:<22} {row['bits']}: {row['acc_mean']:.2f} +- {row['acc_std']:.2f} "

@@ -152,8 +152,8 @@ def register(main: click.Group) -> None:
         db = open_db(sweep_dir)
         rows = db.rows()
         db.close()
-        finished = points(rows)
-        if csv_out and finished:
+        finished = points(rows) if csv_out else []
+        if finished:
             write_rows(Path(csv_out), [{**p, "constraints": json.dumps(p["constraints"])} for p in finished])
         click.echo(f"{'id':<44} {'status':<10} {'test acc':>8} {'fps':>9} {'energy uJ':>10} {'area mm2':>8}")
         for row in rows:
