@@ -18,10 +18,12 @@ class DFQSettings:
     pool_size: int = 256
     zeroq_steps: int = 200
     zeroq_lr: float = 0.1
-    # GDFQ-style class-conditional generator: CE on the teacher + weight * BN-statistics loss.
+    # GDFQ-style class-conditional generator: CE on the teacher + weight * BN-statistics loss. On the
+    # validation split (W4A4, committed default child) 400 steps at lr 1e-3 left the teacher agreeing with
+    # only 62% of the generated labels (drop 4.74 points); 1200 steps at 3e-3: drop 3.46; 2000: no better.
     latent_dim: int = 64
-    generator_steps: int = 400
-    generator_lr: float = 1e-3
+    generator_steps: int = 1200
+    generator_lr: float = 3e-3
     bns_weight: float = 0.1
     # Fine-tuning of the quantized student (KD on synthetic data, or QAT on real data).
     finetune_steps: int = 400
@@ -63,7 +65,7 @@ class DFQSettings:
 
 PROFILES: dict[str, DFQSettings] = {
     "quick": DFQSettings(),
-    "full": DFQSettings(pool_size=1024, zeroq_steps=500, generator_steps=2000, finetune_steps=2000),
+    "full": DFQSettings(pool_size=1024, zeroq_steps=500, generator_steps=4000, finetune_steps=2000),
     "smoke": DFQSettings(
         batch_size=16, calib_batches=2, pool_size=32, zeroq_steps=5, generator_steps=5, finetune_steps=5
     ),

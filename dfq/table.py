@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
 from accel_model.files import read_rows, runs_path, write_rows
 from dfq.pipeline import run_method, source_context
 from dfq.quant_model import QuantSpec
@@ -36,7 +38,7 @@ TABLE_METHODS = (
 )
 TABLE_BITS = ((8, 8), (4, 4), (3, 3), (2, 4))
 RUN_FIELDS = (
-    "method", "w_bits", "a_bits", "seed", "fp_test_acc", "quant_test_acc", "top1_agreement",
+    "method", "w_bits", "a_bits", "seed", "teacher", "fp_test_acc", "quant_test_acc", "top1_agreement",
     "source_prepare_time_s", "calibrate_time_s", "finetune_time_s", "total_time_s",
 )  # fmt: skip
 
@@ -58,20 +60,27 @@ class TeacherMismatch(ValueError):
     """The runs file holds rows of another teacher."""
 
 
-def check_same_teacher(rows: list[dict], teacher, meta: dict, splits, path: Path) -> None:
-    """The rows' full-precision test accuracy must be this teacher's: a retrained teacher (training is not
-    bit-reproducible across machines) differs, and its rows would be averaged with the old ones."""
-    from dfq.pipeline import compare_with_teacher
+def teacher_fingerprint(teacher) -> str:
+    """Short SHA-256 of the teacher's state dict (names, dtypes, shapes, values): two checkpoints share it
+    only when they hold the same numbers, so a retrained teacher never passes for the old one."""
+    import hashlib
 
-    if not rows:
-        return
-    test = compare_with_teacher(teacher, teacher, splits.x_test, splits.y_test, meta["mean"], meta["std"])
-    seen = {round(float(r["fp_test_acc"]), 6) for r in rows}
-    if seen != {round(float(test["fp_acc"]), 6)}:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(teacher.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+def check_same_teacher(rows: list[dict], fingerprint: str, path: Path) -> None:
+    """Every row must name this teacher: rows of a retrained teacher (training is not bit-reproducible
+    across machines) must never be averaged with this one's."""
+    seen = sorted({r.get("teacher") or "(none)" for r in rows})
+    if rows and seen != [fingerprint]:
         raise TeacherMismatch(
-            f"{path} holds rows of a teacher with full-precision test accuracy {sorted(seen)}, this "
-            f"checkpoint gives {test['fp_acc']:.4f}: a different teacher; write the table elsewhere (--out) "
-            "or move the old rows away"
+            f"{path} holds rows of teacher {', '.join(seen)}, this checkpoint is {fingerprint}: a different "
+            "teacher; write the table elsewhere (--out) or move the old rows away"
         )
 
 
@@ -95,7 +104,8 @@ def run_table(
     """Run every missing row, appending each to the runs file; then write the summary ``table``. Rows
     already there must come from the same teacher (``TeacherMismatch`` otherwise: two teachers never mix)."""
     rows = read_rows(runs_path(table))
-    check_same_teacher(rows, teacher, meta, splits, runs_path(table))
+    fingerprint = teacher_fingerprint(teacher)
+    check_same_teacher(rows, fingerprint, runs_path(table))
     done = {_key(r) for r in rows}
     for seed in range(seeds):
         for source_name in dict.fromkeys(m.source for m in methods):
@@ -116,7 +126,8 @@ def run_table(
                 _, metrics = run_method(
                     teacher, meta, splits, source, method.finetune, spec, source_settings, seed, progress
                 )
-                row = {"method": method.label, **{k: metrics[k] for k in RUN_FIELDS[1:]}}
+                row = {"method": method.label, "teacher": fingerprint}
+                row.update({k: metrics[k] for k in RUN_FIELDS if k not in row})
                 rows.append(row)
                 write_rows(runs_path(table), rows)
                 if on_row:

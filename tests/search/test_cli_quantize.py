@@ -74,9 +74,9 @@ def test_quantize_table_resumes(cli, tmp_path, trained):
     assert again.exit_code == 0 and "seed 0:" not in again.output  # every row was already there
     assert (tmp_path / "t_runs.csv").read_text().splitlines() == runs
     header, *lines = runs
-    column = header.split(",").index("fp_test_acc")
+    column = header.split(",").index("teacher")
     other = [line.split(",") for line in lines]
-    other = [",".join([*v[:column], "0.1234", *v[column + 1 :]]) for v in other]
+    other = [",".join([*v[:column], "0123456789abcdef", *v[column + 1 :]]) for v in other]
     (tmp_path / "t_runs.csv").write_text("\n".join([header, *other]) + "\n")  # rows of another teacher
     mixed = cli(*args)
     assert mixed.exit_code == 2 and "different teacher" in mixed.output, mixed.output
