@@ -8,8 +8,13 @@ runtime). With ``keep_first_last_8bit`` the first conv and the last linear use 8
 Activation ranges are calibrated, then frozen: ``calibrate(model, batches)`` runs batches through the
 model with every activation quantizer observing (no quantization while observing). Observers: a
 bias-corrected EMA of per-batch min/max (``m_t = b m_{t-1} + (1 - b) x_t``, reported as
-``m_t / (1 - b^t)``, so early batches are not pulled toward the zero init), or percentiles over a
-subsample of all observed values. A tensor that never goes below zero gets an unsigned range.
+``m_t / (1 - b^t)``, so early batches are not pulled toward the zero init), percentiles over a
+subsample of all observed values, or (the default) the min/max range of that subsample shrunk to the
+least squared quantization error (``per_channel_mse`` on one channel). A tensor that never goes below
+zero gets an unsigned range. Why MSE is the default: on the Fashion-MNIST validation split, W4A4 PTQ of
+the committed default child calibrated on real images gives 90.42% with it against 86.26% with the EMA
+(FP 91.94%): a ReLU6 output whose one channel reaches 6 while the others stay below 2.5 leaves most
+channels two or three 4-bit levels under min/max.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from torch import nn
 from dfq.quantizers import affine_params, fake_quantize, per_channel_minmax, per_channel_mse
 
 WEIGHT_CLIPPING = {"minmax": per_channel_minmax, "mse": per_channel_mse}
-OBSERVERS = ("ema", "percentile")
+OBSERVERS = ("ema", "percentile", "mse")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class QuantSpec:
     symmetric: bool = False  # only asymmetric is implemented; kept for the DESIGN.md field list
     keep_first_last_8bit: bool = True
     weight_clipping: str = "minmax"
-    observer: str = "ema"
+    observer: str = "mse"
     ema_momentum: float = 0.9
     percentile: float = 99.99
 
@@ -58,7 +63,7 @@ class QuantSpec:
 class ActivationQuantizer(nn.Module):
     """Per-tensor activation fake quantizer with a calibration phase, then frozen parameters."""
 
-    def __init__(self, bits: int, observer: str = "ema", momentum: float = 0.9, percentile: float = 99.99):
+    def __init__(self, bits: int, observer: str = "mse", momentum: float = 0.9, percentile: float = 99.99):
         super().__init__()
         self.bits, self.observer, self.momentum, self.percentile = bits, observer, momentum, percentile
         self.observing = False
@@ -86,14 +91,19 @@ class ActivationQuantizer(nn.Module):
             if int(self.steps) == 0:
                 raise RuntimeError("an activation quantizer saw no data during calibration")
             lo, hi = self.ema / (1 - self.momentum ** int(self.steps))
+            scale, zp = affine_params(lo, hi, self.bits, unsigned=not self.seen_negative)
         else:
             if not self.samples:
                 raise RuntimeError("an activation quantizer saw no data during calibration")
-            values = torch.cat(self.samples)
-            q = torch.tensor([100 - self.percentile, self.percentile]) / 100
-            lo, hi = torch.quantile(values[:1_000_000], q)
+            values = torch.cat(self.samples)[:1_000_000]
             self.samples = []
-        scale, zp = affine_params(lo, hi, self.bits, unsigned=not self.seen_negative)
+            if self.observer == "mse":  # the min/max range shrunk to the least squared error
+                scale, zp = per_channel_mse(values.view(1, -1), self.bits)
+                scale, zp = scale.view(()), zp.view(())
+            else:
+                q = torch.tensor([100 - self.percentile, self.percentile]) / 100
+                lo, hi = torch.quantile(values, q)
+                scale, zp = affine_params(lo, hi, self.bits, unsigned=not self.seen_negative)
         self.scale.copy_(scale)
         self.zero_point.copy_(zp)
         self.calibrated.fill_(True)

@@ -71,6 +71,15 @@ def common_options(fn):
                 help="Per-channel weight range: min/max, or the MSE-optimal clipping.",
             ),
             click.option(
+                "--observer",
+                type=click.Choice(["mse", "ema", "percentile"]),
+                default="mse",
+                show_default=True,
+                help="Per-tensor activation range from the calibration batches: the min/max range shrunk to "
+                "the least squared quantization error, the bias-corrected EMA of batch min/max, or the "
+                "99.99th percentiles.",
+            ),
+            click.option(
                 "--keep-first-last-8bit/--no-keep-first-last-8bit",
                 default=True,
                 show_default=True,
@@ -111,8 +120,9 @@ def register(main: click.Group) -> None:
         "--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning."
     )
     @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
-    def quantize(checkpoint, profile, finetune_steps, weight_clipping, keep_first_last_8bit, threads,
-                 data_dir, quiet, source, finetune, w_bits, a_bits, seed, out, overwrite):  # fmt: skip
+    def quantize(checkpoint, profile, finetune_steps, weight_clipping, observer, keep_first_last_8bit,
+                 threads, data_dir, quiet, source, finetune, w_bits, a_bits, seed, out,
+                 overwrite):  # fmt: skip
         """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
         metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
@@ -132,9 +142,7 @@ def register(main: click.Group) -> None:
         settings = settings_from_options(
             profile, finetune_steps=finetune_steps, ce_weight=source_cls.default_ce_weight
         )
-        spec = QuantSpec(
-            w_bits, a_bits, keep_first_last_8bit=keep_first_last_8bit, weight_clipping=weight_clipping
-        )
+        spec = QuantSpec(w_bits, a_bits, **spec_options(weight_clipping, observer, keep_first_last_8bit))
         teacher, meta = load_teacher(checkpoint)
         splits = load_splits(data_dir)
         check_data_fits(checkpoint, meta, splits)
@@ -169,14 +177,15 @@ def register(main: click.Group) -> None:
         show_default=True,
         help="Summary CSV (mean and std over seeds); each run goes to <out>_runs.csv, which a rerun resumes.",
     )
-    def quantize_table(checkpoint, profile, finetune_steps, weight_clipping, keep_first_last_8bit, threads,
-                       data_dir, quiet, seeds, out):  # fmt: skip
+    def quantize_table(checkpoint, profile, finetune_steps, weight_clipping, observer, keep_first_last_8bit,
+                       threads, data_dir, quiet, seeds, out):  # fmt: skip
         """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
         QAT as references, over several seeds; resumable."""
         from dfq.table import TABLE_BITS, TABLE_METHODS
 
-        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, finetune_steps, weight_clipping,
-                          keep_first_last_8bit, threads, data_dir, quiet, seeds, out)  # fmt: skip
+        spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
+        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, finetune_steps, spec, threads,
+                          data_dir, quiet, seeds, out)  # fmt: skip
 
     @main.group()
     def dfq():
@@ -211,6 +220,7 @@ def register(main: click.Group) -> None:
         profile,
         finetune_steps,
         weight_clipping,
+        observer,
         keep_first_last_8bit,
         threads,
         data_dir,
@@ -237,12 +247,22 @@ def register(main: click.Group) -> None:
                         )
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
-        run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, weight_clipping,
-                          keep_first_last_8bit, threads, data_dir, quiet, seeds, out)  # fmt: skip
+        spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
+        run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, spec, threads, data_dir,
+                          quiet, seeds, out)  # fmt: skip
 
 
-def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight_clipping,
-                      keep_first_last_8bit, threads, data_dir, quiet, seeds, out) -> None:  # fmt: skip
+def spec_options(weight_clipping: str, observer: str, keep_first_last_8bit: bool) -> dict:
+    """The ``QuantSpec`` fields the command line sets (beside the bit widths)."""
+    return {
+        "weight_clipping": weight_clipping,
+        "observer": observer,
+        "keep_first_last_8bit": keep_first_last_8bit,
+    }
+
+
+def run_table_command(methods, bits, checkpoint, profile, finetune_steps, spec: dict, threads, data_dir,
+                      quiet, seeds, out) -> None:  # fmt: skip
     """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
     import torch
 
@@ -261,7 +281,6 @@ def run_table_command(methods, bits, checkpoint, profile, finetune_steps, weight
             f"{float(row['quant_test_acc']) * 100:.2f}% ({float(row['total_time_s']):.0f} s)"
         )
 
-    spec = {"keep_first_last_8bit": keep_first_last_8bit, "weight_clipping": weight_clipping}
     try:
         summary = run_table(teacher, meta, splits, settings, Path(out), seeds, methods, bits,
                             spec_overrides=spec, on_row=show, progress=not quiet)  # fmt: skip

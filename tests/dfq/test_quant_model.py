@@ -68,6 +68,24 @@ def test_percentile_observer_clips_outliers():
     assert aq.scale.item() < 3.0 / 255
 
 
+def test_mse_observer_trades_clipping_for_resolution():
+    # ReLU6-like: most values small, a few at 6. At 4 bits the min/max step (6/15) leaves the bulk only
+    # two levels; the MSE range clips the rare large values and has a smaller squared error.
+    torch.manual_seed(0)
+    x = torch.cat([torch.rand(20000).pow(3) * 2, torch.full((20,), 6.0)])
+    errors = {}
+    for observer in ("ema", "mse"):
+        aq = ActivationQuantizer(4, observer)
+        aq.observing = True
+        aq(x)
+        aq.observing = False
+        aq.freeze()
+        assert aq.zero_point.item() == 0  # unsigned range
+        errors[observer] = (aq(x) - x).pow(2).mean().item()
+    assert aq.scale.item() < 6.0 / 15
+    assert errors["mse"] < 0.9 * errors["ema"]
+
+
 def test_use_before_calibration_fails_clearly():
     q = quantize_model(nn.Sequential(nn.Linear(4, 2)), QuantSpec())
     with pytest.raises(RuntimeError, match="before calibration"):
