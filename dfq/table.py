@@ -38,7 +38,7 @@ TABLE_METHODS = (
 )
 TABLE_BITS = ((8, 8), (4, 4), (3, 3), (2, 4))
 RUN_FIELDS = (
-    "method", "w_bits", "a_bits", "seed", "teacher", "fp_test_acc", "quant_test_acc", "top1_agreement",
+    "method", "teacher", "w_bits", "a_bits", "seed", "fp_test_acc", "quant_test_acc", "top1_agreement",
     "source_prepare_time_s", "calibrate_time_s", "finetune_time_s", "total_time_s",
 )  # fmt: skip
 
@@ -127,7 +127,7 @@ def run_table(
                     teacher, meta, splits, source, method.finetune, spec, source_settings, seed, progress
                 )
                 row = {"method": method.label, "teacher": fingerprint}
-                row.update({k: metrics[k] for k in RUN_FIELDS if k not in row})
+                row.update({k: metrics[k] for k in RUN_FIELDS[2:]})
                 rows.append(row)
                 write_rows(runs_path(table), rows)
                 if on_row:

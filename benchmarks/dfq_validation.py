@@ -1,0 +1,61 @@
+"""How the DFQ defaults were chosen: W4A4 variants of one quantization run, scored on the *validation*
+split (never the test split), on the committed default child.
+
+    .venv/bin/python benchmarks/dfq_validation.py '[{}, {"spec": {"observer": "ema"}}]'
+    .venv/bin/python benchmarks/dfq_validation.py '[{"source": "real", "ft": "none"},
+        {"source": "real", "ft": "none", "spec": {"observer": "ema"}}]'
+
+Each variant is a JSON object: ``source`` (default gdfq), ``ft`` (fine-tuning, default kd),
+``source_settings`` (DFQSettings overrides for the source, e.g. generator_steps), ``settings`` (overrides for
+the fine-tuning) and ``spec`` (QuantSpec fields). A source is prepared once per (source, overrides), seed 0.
+Prints one line per variant: validation accuracy of FP and quantized, drop, top-1 agreement, seconds.
+"""
+
+import json
+import sys
+import time
+from dataclasses import replace
+
+import torch
+
+from dfq.pipeline import compare_with_teacher, quantize_with_source, source_context
+from dfq.quant_model import QuantSpec
+from dfq.settings import dfq_profile
+from dfq.sources import get_source
+from nas.train import load_checkpoint
+from search.cli_util import load_splits
+
+
+def main(variants: list[dict], checkpoint: str = "results/teachers/default_child.pt", seed: int = 0) -> None:
+    teacher, meta = load_checkpoint(checkpoint)
+    splits = load_splits(None)
+    sources: dict[str, tuple] = {}
+    for v in variants:
+        name, extra = v.get("source", "gdfq"), v.get("source_settings", {})
+        key = json.dumps([name, extra], sort_keys=True)
+        if key not in sources:
+            cls = get_source(name)
+            settings = replace(dfq_profile("quick"), ce_weight=cls.default_ce_weight, **extra)
+            start = time.perf_counter()
+            sources[key] = (cls(teacher, source_context(meta, splits, cls, settings, seed, False)), settings)
+            print(f"prepared {name} {extra} in {time.perf_counter() - start:.0f} s", flush=True)
+        source, settings = sources[key]
+        start = time.perf_counter()
+        student, _ = quantize_with_source(
+            teacher, QuantSpec(4, 4, **v.get("spec", {})), source, v.get("ft", "kd"),
+            replace(settings, **v.get("settings", {})), seed,
+        )  # fmt: skip
+        r = compare_with_teacher(student, teacher, splits.x_val, splits.y_val, meta["mean"], meta["std"])
+        print(
+            f"{json.dumps(v)}: val FP {r['fp_acc'] * 100:.2f} W4A4 {r['quant_acc'] * 100:.2f} "
+            f"drop {(r['fp_acc'] - r['quant_acc']) * 100:.2f} agreement {r['top1_agreement'] * 100:.2f} "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
+    torch.set_num_threads(2)
+    main(json.loads(sys.argv[1]))
