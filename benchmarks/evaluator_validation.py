@@ -1,0 +1,71 @@
+"""Where the evaluator's error comes from, per network family, on accelerators it was not trained on.
+
+    .venv/bin/python benchmarks/evaluator_validation.py '[{}, {"members": 5}, {"frac": 0.5}]'
+
+Holds out 15% of the training tables' accelerators (the `unseen_accelerators` split of
+`coexplore evaluator train`, seed 0), trains one evaluator per variant on the rest and prints the per-layer
+latency / energy MAPE on the held-out rows: all of them, and those of the ResNet-18, MobileNetV2 and
+ResNet-20 layers. The held-out *report* (`coexplore evaluator report`) is never used here, so design
+choices made with this script do not tune on the test.
+
+Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
+`weight_decay`; defaults here: 1 member, 200 epochs) and `frac`, the fraction of the training rows kept
+(the learning curve). One fit of one member takes about 20 s on one core.
+"""
+
+import json
+import sys
+import time
+
+import torch
+
+from accel_model.dataset import common_layers
+from accel_model.evaluator import CostEvaluator
+from accel_model.evaluator_train import SPLITS, EvaluatorSettings, fit, load_samples, predict_rows
+from accel_model.paths import PACKAGE_DATA
+from accel_model.space import DesignSpace
+
+TABLES = [PACKAGE_DATA / "zigzag_dataset.csv.gz", PACKAGE_DATA / "zigzag_refine.csv.gz"]
+FAMILIES = ("resnet18", "mobilenet_v2", "resnet20")
+
+
+def run_variant(samples, space: DesignSpace, variant: dict) -> dict:
+    variant = dict(variant)
+    frac = variant.pop("frac", 1.0)
+    settings = EvaluatorSettings(**{"members": 1, "epochs": 200, **variant})
+    held = SPLITS["unseen_accelerators"](samples, settings.test_fraction, settings.seed)
+    train = torch.nonzero(~held).squeeze(1)
+    if frac < 1:
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(5))
+        train = train[order[: int(frac * len(train))]]
+    torch.manual_seed(settings.seed)
+    model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
+    start = time.perf_counter()
+    info = fit(model, samples, train, settings, progress=False)
+    test = torch.nonzero(held).squeeze(1)
+    actual = samples.log_targets[test].double().exp()
+    ape = ((predict_rows(model, samples, test) - actual) / actual).abs() * 100
+    family = {}
+    for name, layer in common_layers():
+        family.setdefault(layer, name)
+    out = {"fit_s": round(time.perf_counter() - start), "best_epoch": info["best_epoch"],
+           "all": [round(x, 2) for x in ape.mean(0).tolist()]}  # fmt: skip
+    for name in FAMILIES:
+        rows = torch.tensor([family.get(samples.layers[i]) == name for i in test.tolist()])
+        out[name] = [round(x, 2) for x in ape[rows].mean(0).tolist()]
+    return out
+
+
+def main(variants: list[dict]) -> None:
+    space = DesignSpace()
+    samples = load_samples(TABLES, space)
+    print("per-layer MAPE % on held-out accelerators: [latency, energy]", flush=True)
+    for variant in variants:
+        print(json.dumps(variant), json.dumps(run_variant(samples, space, variant)), flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
+    torch.set_num_threads(1)
+    main(json.loads(sys.argv[1]))
