@@ -13,8 +13,8 @@ subsample of all observed values, or (the default) the min/max range of that sub
 least squared quantization error (``per_channel_mse`` on one channel). A tensor that never goes below
 zero gets an unsigned range. Why MSE is the default: on the Fashion-MNIST validation split, W4A4 PTQ of
 the committed default child calibrated on real images gives 89.78% with it against 85.86% with the EMA
-(FP 91.94%; `benchmarks/dfq_validation.py`): a ReLU6 output whose one channel reaches 6 while the others stay below 2.5 leaves most
-channels two or three 4-bit levels under min/max.
+(FP 91.94%; `benchmarks/dfq_validation.py`): a ReLU6 output whose one channel reaches 6 while the others
+stay below 2.5 leaves most channels two or three 4-bit levels under min/max.
 """
 
 from __future__ import annotations

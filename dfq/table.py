@@ -8,7 +8,7 @@ it; each row's ``total_time_s`` still counts that preparation, as a single run w
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def run_table(
                 write_rows(runs_path(table), rows)
                 if on_row:
                     on_row(row)
-    summary = summarize(rows, methods, bits)
+    summary = summarize(rows, [m.label for m in methods], bits)
     write_rows(table, summary)
     return summary
 
@@ -141,16 +141,14 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summarize(rows: list[dict], methods=TABLE_METHODS, bits=TABLE_BITS) -> list[dict]:
-    """One row per (method, bits): accuracy (%) and drop from FP as mean and std over seeds, agreement,
-    wall-clock."""
+def summarize(rows: list[dict], labels: Sequence[str], bits: Sequence[tuple[int, int]]) -> list[dict]:
+    """One row per (method label, bits) with runs: accuracy (%) and drop from FP as mean and std over
+    seeds, agreement, wall-clock."""
     out = []
-    for method in methods:
+    for label in labels:
         for wb, ab in bits:
             group = [
-                r
-                for r in rows
-                if r["method"] == method.label and (int(r["w_bits"]), int(r["a_bits"])) == (wb, ab)
+                r for r in rows if r["method"] == label and (int(r["w_bits"]), int(r["a_bits"])) == (wb, ab)
             ]
             if not group:
                 continue
@@ -160,7 +158,7 @@ def summarize(rows: list[dict], methods=TABLE_METHODS, bits=TABLE_BITS) -> list[
             secs = [float(r["total_time_s"]) for r in group]
             (acc_m, acc_s), (drop_m, drop_s), (time_m, time_s) = map(_mean_std, (acc, drop, secs))
             out.append({
-                "method": method.label,
+                "method": label,
                 "bits": f"W{wb}A{ab}",
                 "seeds": len(group),
                 "fp_acc": round(100 * float(group[0]["fp_test_acc"]), 2),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from accel_model.files import write_rows
 from search.cli_util import (
     DATA_DIR_OPTION,
     InputError,
@@ -250,6 +251,29 @@ def register(main: click.Group) -> None:
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
         run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, spec, threads, data_dir,
                           quiet, seeds, out)  # fmt: skip
+
+    @dfq.command("report")
+    @click.option("--runs", "runs_specs", multiple=True, metavar="NAME=FILE",
+                  help="A teacher's name and one of its runs files (*_runs.csv of `dfq table` or "
+                       "`quantize-table`); repeat, also with the same NAME.")  # fmt: skip
+    @click.option("--out", type=click.Path(dir_okay=False), default="results/tables/dfq_methods.csv",
+                  show_default=True, help="Merged summary CSV; claims go to <out>_claims.csv.")  # fmt: skip
+    def dfq_report(runs_specs, out):
+        """Merge method tables of several teachers and check the papers' claims (Qimera > GDFQ,
+        ClusterQ > GDFQ, DSG > ZeroQ, +AIT helps) on them; prints the Markdown tables."""
+        from dfq.report import check_claims, markdown_tables, merge, parse_runs_option
+
+        with bad_input_is_exit_2("--runs"):
+            summary = merge(parse_runs_option(runs_specs))
+        if not summary:
+            raise InputError("--runs: the files hold no runs")
+        claims = check_claims(summary)
+        out = Path(out)
+        write_rows(out, summary)
+        if claims:
+            write_rows(out.with_name(out.stem + "_claims.csv"), claims)
+        click.echo(markdown_tables(summary, claims), nl=False)
+        click.echo(f"-> {out}" + (f", {out.with_name(out.stem + '_claims.csv')}" if claims else ""))
 
 
 def spec_options(weight_clipping: str, observer: str, keep_first_last_8bit: bool) -> dict:

@@ -1,0 +1,138 @@
+"""The DFQ methods report: method tables of several teachers merged into one, and the papers' claims
+checked on them.
+
+Input: per teacher name, one or more runs files (``*_runs.csv`` of ``coexplore dfq table`` or
+``quantize-table``); the rows of one name must come from one teacher (same fingerprint). Output rows
+carry the teacher's name. A claim "A > B" compares two methods of one teacher at one bit width by their
+mean test accuracy over seeds; it is "within noise" when the difference is no larger than the larger of
+the two standard deviations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from accel_model.files import read_rows
+from dfq.table import check_same_teacher, parse_bits, summarize
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    better: str  # method label claimed better
+    worse: str
+
+
+GENERATOR_SOURCES = ("gdfq", "dsg", "clusterq", "qimera")
+CLAIMS = (
+    Claim("Qimera > GDFQ", "qimera+kd", "gdfq+kd"),
+    Claim("ClusterQ > GDFQ", "clusterq+kd", "gdfq+kd"),
+    Claim("DSG > ZeroQ", "dsg+kd", "ZeroQ + KD"),
+    *(Claim(f"+AIT helps {s}", f"{s}+ait", f"{s}+kd") for s in GENERATOR_SOURCES),
+)
+
+
+def parse_runs_option(specs: Sequence[str]) -> dict[str, list[Path]]:
+    """``["child=a_runs.csv", "child=b_runs.csv", "resnet20=c_runs.csv"]`` -> name: files; ValueError naming
+    a malformed entry or a missing file."""
+    out: dict[str, list[Path]] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"--runs {spec!r} is not NAME=FILE (e.g. child=results/tables/x_runs.csv)")
+        if not Path(path).is_file():
+            raise ValueError(f"--runs {spec!r}: no such file {path}")
+        out.setdefault(name.strip(), []).append(Path(path))
+    if not out:
+        raise ValueError("give at least one --runs NAME=FILE")
+    return out
+
+
+def teacher_rows(paths: Sequence[Path]) -> list[dict]:
+    """The rows of one teacher's runs files; TeacherMismatch when they come from two teachers."""
+    rows = [row for path in paths for row in read_rows(path)]
+    if rows:
+        check_same_teacher(rows, rows[0].get("teacher") or "(none)", paths[0])
+    return rows
+
+
+def _bits(rows: list[dict]) -> list[tuple[int, int]]:
+    """The bit widths of runs rows, widest first."""
+    pairs = {(int(r["w_bits"]), int(r["a_bits"])) for r in rows}
+    return sorted(pairs, key=lambda p: (-p[0], -p[1]))
+
+
+def _bit_labels(summary_rows: list[dict]) -> list[str]:
+    """The ``W<w>A<a>`` labels of summary rows, widest first."""
+    pairs = [parse_bits(label)[0] for label in {r["bits"] for r in summary_rows}]
+    return [f"W{w}A{a}" for w, a in sorted(pairs, key=lambda p: (-p[0], -p[1]))]
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    return f"{row['acc_mean']:.2f} ± {row['acc_std']:.2f} ({_signed(-row['drop_mean'])}, n={row['seeds']})"
+
+
+def merge(runs: dict[str, list[Path]]) -> list[dict]:
+    """One summary row per (teacher, method, bits), ``teacher`` first and the fingerprint beside it."""
+    out = []
+    for name, paths in runs.items():
+        rows = teacher_rows(paths)
+        labels = list(dict.fromkeys(r["method"] for r in rows))
+        fingerprint = rows[0].get("teacher", "") if rows else ""
+        for row in summarize(rows, labels, _bits(rows)):
+            out.append({"teacher": name, "fingerprint": fingerprint, **row})
+    return out
+
+
+def check_claims(summary: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[dict]:
+    """One row per (teacher, claim, bits) where both methods have runs."""
+    index = {(r["teacher"], r["method"], r["bits"]): r for r in summary}
+    out = []
+    for teacher in dict.fromkeys(r["teacher"] for r in summary):
+        for claim in claims:
+            for bits in _bit_labels([r for r in summary if r["teacher"] == teacher]):
+                a, b = index.get((teacher, claim.better, bits)), index.get((teacher, claim.worse, bits))
+                if a is None or b is None:
+                    continue
+                diff = float(a["acc_mean"]) - float(b["acc_mean"])
+                noise = max(float(a["acc_std"]), float(b["acc_std"]))
+                verdict = "within noise" if abs(diff) <= noise else "holds" if diff > 0 else "does not hold"
+                out.append({
+                    "teacher": teacher, "claim": claim.name, "bits": bits,
+                    "better": claim.better, "better_acc": a["acc_mean"], "better_std": a["acc_std"],
+                    "worse": claim.worse, "worse_acc": b["acc_mean"], "worse_std": b["acc_std"],
+                    "seeds": f"{a['seeds']}/{b['seeds']}", "diff": round(diff, 2), "verdict": verdict,
+                })  # fmt: skip
+    return out
+
+
+def markdown_tables(summary: list[dict], claims: list[dict]) -> str:
+    """The README's tables: per teacher, methods x bit widths (acc ± std, drop, seeds); then the claims."""
+    lines = []
+    for teacher in dict.fromkeys(r["teacher"] for r in summary):
+        rows = [r for r in summary if r["teacher"] == teacher]
+        bits = _bit_labels(rows)
+        lines += [f"**{teacher}** (FP {rows[0]['fp_acc']:.2f}%, teacher `{rows[0]['fingerprint']}`)", "",
+                  "| method | " + " | ".join(bits) + " |", "|---" * (len(bits) + 1) + "|"]  # fmt: skip
+        for method in dict.fromkeys(r["method"] for r in rows):
+            cells = [_cell(next((x for x in rows if x["method"] == method and x["bits"] == b), None))
+                     for b in bits]  # fmt: skip
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if claims:
+        lines += ["| teacher | claim | bits | claimed better | other | difference | verdict |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for c in claims:
+            lines.append(
+                f"| {c['teacher']} | {c['claim']} | {c['bits']} | {c['better']} {c['better_acc']:.2f} | "
+                f"{c['worse']} {c['worse_acc']:.2f} | {c['diff']:+.2f} (n={c['seeds']}) | {c['verdict']} |"
+            )
+    return "\n".join(lines) + "\n"
