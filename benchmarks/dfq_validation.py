@@ -1,14 +1,15 @@
-"""How the DFQ defaults were chosen: W4A4 variants of one quantization run, scored on the *validation*
-split (never the test split), on the committed default child.
+"""How the DFQ defaults were chosen: variants of one quantization run (W4A4 unless a variant says),
+scored on the *validation* split (never the test split), on the committed default child.
 
     .venv/bin/python benchmarks/dfq_validation.py '[{}, {"spec": {"observer": "ema"}}]'
     .venv/bin/python benchmarks/dfq_validation.py '[{"source": "real", "ft": "none"},
         {"source": "real", "ft": "none", "spec": {"observer": "ema"}}]'
 
-Each variant is a JSON object: ``source`` (default gdfq), ``ft`` (fine-tuning, default kd),
-``source_settings`` (DFQSettings overrides for the source, e.g. generator_steps), ``settings`` (overrides for
-the fine-tuning) and ``spec`` (QuantSpec fields). A source is prepared once per (source, overrides), seed 0.
-Prints one line per variant: validation accuracy of FP and quantized, drop, top-1 agreement, seconds.
+Each variant is a JSON object: ``source`` (default gdfq), ``ft`` (fine-tuning, default kd), ``bits`` (default
+"W4A4"), ``source_settings`` (DFQSettings overrides for the source, e.g. generator_steps), ``settings``
+(overrides for the fine-tuning) and ``spec`` (QuantSpec fields). A source is prepared once per (source,
+overrides), seed 0. Prints one line per variant: validation accuracy of FP and quantized, drop, top-1
+agreement, seconds.
 """
 
 import json
@@ -22,6 +23,7 @@ from dfq.pipeline import compare_with_teacher, quantize_with_source, source_cont
 from dfq.quant_model import QuantSpec
 from dfq.settings import dfq_profile
 from dfq.sources import get_source
+from dfq.table import parse_bits
 from nas.train import load_checkpoint
 from search.cli_util import load_splits
 
@@ -41,13 +43,14 @@ def main(variants: list[dict], checkpoint: str = "results/teachers/default_child
             print(f"prepared {name} {extra} in {time.perf_counter() - start:.0f} s", flush=True)
         source, settings = sources[key]
         start = time.perf_counter()
+        ((w_bits, a_bits),) = parse_bits(v.get("bits", "W4A4"))
         student, _ = quantize_with_source(
-            teacher, QuantSpec(4, 4, **v.get("spec", {})), source, v.get("ft", "kd"),
+            teacher, QuantSpec(w_bits, a_bits, **v.get("spec", {})), source, v.get("ft", "kd"),
             replace(settings, **v.get("settings", {})), seed,
         )  # fmt: skip
         r = compare_with_teacher(student, teacher, splits.x_val, splits.y_val, meta["mean"], meta["std"])
         print(
-            f"{json.dumps(v)}: val FP {r['fp_acc'] * 100:.2f} W4A4 {r['quant_acc'] * 100:.2f} "
+            f"{json.dumps(v)}: val FP {r['fp_acc'] * 100:.2f} W{w_bits}A{a_bits} {r['quant_acc'] * 100:.2f} "
             f"drop {(r['fp_acc'] - r['quant_acc']) * 100:.2f} agreement {r['top1_agreement'] * 100:.2f} "
             f"({time.perf_counter() - start:.0f} s)",
             flush=True,

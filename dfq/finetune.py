@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from dfq.settings import DFQSettings
 from dfq.sources import Source
+from nas.device import module_device
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, DFQSettings], torch.Tensor]
 # (student, optimizer, fraction of fine-tuning done, settings): performs the update instead of opt.step()
@@ -90,6 +91,7 @@ def finetune(
     if loss_fn is None or settings.finetune_steps == 0:
         return []
     gen = torch.Generator().manual_seed(seed + 7919)
+    device = module_device(student)
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=settings.finetune_lr)
     student.eval()
@@ -100,6 +102,7 @@ def finetune(
         for group in opt.param_groups:
             group["lr"] = 0.5 * settings.finetune_lr * (1 + math.cos(math.pi * step / steps))
         images, labels = source.sample(settings.batch_size, gen)
+        images, labels = images.to(device), labels.to(device)
         with torch.no_grad():
             teacher_logits = teacher(images)
         loss = loss_fn(student(images), teacher_logits, labels, settings)

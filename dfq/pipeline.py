@@ -21,6 +21,7 @@ from dfq.quant_model import QuantSpec, calibrate, quantize_model
 from dfq.settings import DFQSettings
 from dfq.sources import Source
 from nas.data import iterate_batches
+from nas.device import module_device
 
 QUANTIZED_FORMAT = "coexplore-quantized-v1"
 
@@ -38,7 +39,9 @@ def quantize_with_source(
     start = time.perf_counter()
     student = quantize_model(teacher, spec)
     gen = torch.Generator().manual_seed(seed + 104729)
-    calibrate(student, (source.sample(settings.batch_size, gen)[0] for _ in range(settings.calib_batches)))
+    device = module_device(student)
+    batches = (source.sample(settings.batch_size, gen)[0].to(device) for _ in range(settings.calib_batches))
+    calibrate(student, batches)
     calibrated = time.perf_counter()
     history = finetune(student, teacher, source, finetune_name, settings, seed, progress)
     done = time.perf_counter()
@@ -66,7 +69,9 @@ def compare_with_teacher(
     student.eval()
     teacher.eval()
     fp = q = agree = 0
+    device = module_device(teacher)
     for xb, yb in iterate_batches(images, labels, batch_size, mean, std):
+        xb, yb = xb.to(device), yb.to(device)
         t_pred, s_pred = teacher(xb).argmax(1), student(xb).argmax(1)
         fp += (t_pred == yb).sum().item()
         q += (s_pred == yb).sum().item()
@@ -78,7 +83,7 @@ def compare_with_teacher(
 def save_quantized(path: Path, student: nn.Module, spec: QuantSpec, teacher_meta: dict, run: dict) -> None:
     payload = {
         "format": QUANTIZED_FORMAT,
-        "state_dict": student.state_dict(),
+        "state_dict": {k: v.cpu() for k, v in student.state_dict().items()},
         "spec": spec.to_dict(),
         "teacher": teacher_meta,
         "run": run,

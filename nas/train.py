@@ -21,6 +21,7 @@ from tqdm import tqdm
 from accel_model.files import atomic_write_bytes, load_torch_file
 from nas.arch import Arch
 from nas.data import Splits, iterate_batches, num_batches
+from nas.device import module_device, resolve_device
 from nas.model import ChildNet, build_child
 from nas.space import SearchSpace
 from nas.zoo import build_zoo_model, traced_layer_shapes
@@ -44,6 +45,7 @@ class TrainConfig:
     channels_last: bool = True
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
+    device: str = "cpu"  # auto, cpu or cuda[:N] (nas.device)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -52,6 +54,7 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        resolve_device(self.device)  # ValueError naming a device this machine cannot use
 
 
 PROFILES: dict[str, TrainConfig] = {
@@ -86,8 +89,9 @@ def evaluate(
 ) -> dict:
     """Accuracy (fraction) and mean cross-entropy of ``model`` on uint8 images ``x``."""
     model.eval()
-    correct, loss_sum = 0, 0.0
+    correct, loss_sum, device = 0, 0.0, module_device(model)
     for xb, yb in iterate_batches(x, y, batch_size, splits.mean, splits.std, channels_last=channels_last):
+        xb, yb = xb.to(device), yb.to(device)
         logits = model(xb)
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
         correct += (logits.argmax(1) == yb).sum().item()
@@ -106,7 +110,7 @@ def save_checkpoint(
     path: Path, model: nn.Module, splits: Splits, cfg: TrainConfig, extra: dict | None = None
 ):
     payload = {
-        "state_dict": model.state_dict(),
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
         **model_identity(model),
         "in_channels": splits.channels,
         "num_classes": splits.num_classes,
@@ -171,6 +175,8 @@ def train_model(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
@@ -191,6 +197,7 @@ def train_model(
         )
         loss_sum = 0.0
         for xb, yb in bar:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, warmup, cfg.lr)
             loss = F.cross_entropy(model(xb), yb, label_smoothing=cfg.label_smoothing)
@@ -217,6 +224,7 @@ def train_model(
             best = record
             save_checkpoint(best_path, model, splits, cfg, {"epoch": epoch + 1, "val_acc": val["acc"]})
     best_model, _ = load_checkpoint(best_path)
+    best_model = best_model.to(device)
     if cfg.channels_last:
         best_model = best_model.to(memory_format=torch.channels_last)
     test = evaluate(best_model, splits.x_test, splits.y_test, splits, cfg.channels_last)

@@ -63,6 +63,7 @@ def main() -> None:
 @click.option(
     "--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: torch default)."
 )
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto (CUDA when present).")
 @DATA_DIR_OPTION
 @out_dir_options("runs/train", "Run folder: best.pt, metrics.jsonl, result.json, arch.json.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -78,6 +79,7 @@ def train(
     augment,
     seed,
     threads,
+    device,
     data_dir,
     out,
     overwrite,
@@ -100,6 +102,7 @@ def train(
             augment=augment,
             seed=seed,
             threads=threads,
+            device=device,
         )
     out_dir = check_out_dir(out, overwrite)
     splits = load_splits(data_dir)

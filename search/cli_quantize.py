@@ -28,11 +28,16 @@ SOURCE_HELP = (
 )
 
 
-def load_teacher(checkpoint: str):
+def load_teacher(checkpoint: str, device: str = "cpu"):
+    """The checkpoint's network on ``device`` (auto, cpu, cuda[:N]) and its metadata; exit 2 otherwise."""
+    from nas.device import resolve_device
     from nas.train import load_checkpoint
 
+    with bad_input_is_exit_2("--device"):
+        where = resolve_device(device)
     with bad_input_is_exit_2():
-        return load_checkpoint(checkpoint)
+        teacher, meta = load_checkpoint(checkpoint)
+    return teacher.to(where), meta
 
 
 def settings_from_options(profile: str, **overrides):
@@ -89,6 +94,13 @@ def common_options(fn):
             click.option(
                 "--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: default)."
             ),
+            click.option(
+                "--device",
+                default="cpu",
+                show_default=True,
+                help="Where teacher, generator and student run: cpu, cuda[:N] or auto (CUDA when present). "
+                "Random draws stay on the CPU, so a seed gives the same draws on every device.",
+            ),
             DATA_DIR_OPTION,
             click.option("--quiet", is_flag=True, help="No progress bars."),
         ]
@@ -122,7 +134,7 @@ def register(main: click.Group) -> None:
     )
     @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
     def quantize(checkpoint, profile, finetune_steps, weight_clipping, observer, keep_first_last_8bit,
-                 threads, data_dir, quiet, source, finetune, w_bits, a_bits, seed, out,
+                 threads, device, data_dir, quiet, source, finetune, w_bits, a_bits, seed, out,
                  overwrite):  # fmt: skip
         """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
@@ -144,7 +156,7 @@ def register(main: click.Group) -> None:
             profile, finetune_steps=finetune_steps, ce_weight=source_cls.default_ce_weight
         )
         spec = QuantSpec(w_bits, a_bits, **spec_options(weight_clipping, observer, keep_first_last_8bit))
-        teacher, meta = load_teacher(checkpoint)
+        teacher, meta = load_teacher(checkpoint, device)
         splits = load_splits(data_dir)
         check_data_fits(checkpoint, meta, splits)
         if threads:
@@ -179,14 +191,14 @@ def register(main: click.Group) -> None:
         help="Summary CSV (mean and std over seeds); each run goes to <out>_runs.csv, which a rerun resumes.",
     )
     def quantize_table(checkpoint, profile, finetune_steps, weight_clipping, observer, keep_first_last_8bit,
-                       threads, data_dir, quiet, seeds, out):  # fmt: skip
+                       threads, device, data_dir, quiet, seeds, out):  # fmt: skip
         """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
         QAT as references, over several seeds; resumable."""
         from dfq.table import TABLE_BITS, TABLE_METHODS
 
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, finetune_steps, spec, threads,
-                          data_dir, quiet, seeds, out)  # fmt: skip
+        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, finetune_steps, spec,
+                          (threads, device), data_dir, quiet, seeds, out)  # fmt: skip
 
     @main.group()
     def dfq():
@@ -224,6 +236,7 @@ def register(main: click.Group) -> None:
         observer,
         keep_first_last_8bit,
         threads,
+        device,
         data_dir,
         quiet,
         sources,
@@ -249,8 +262,8 @@ def register(main: click.Group) -> None:
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, spec, threads, data_dir,
-                          quiet, seeds, out)  # fmt: skip
+        run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, spec, (threads, device),
+                          data_dir, quiet, seeds, out)  # fmt: skip
 
     @dfq.command("report")
     @click.option("--runs", "runs_specs", multiple=True, metavar="NAME=FILE",
@@ -285,15 +298,17 @@ def spec_options(weight_clipping: str, observer: str, keep_first_last_8bit: bool
     }
 
 
-def run_table_command(methods, bits, checkpoint, profile, finetune_steps, spec: dict, threads, data_dir,
+def run_table_command(methods, bits, checkpoint, profile, finetune_steps, spec: dict, compute, data_dir,
                       quiet, seeds, out) -> None:  # fmt: skip
-    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
+    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``); ``compute`` is
+    (torch CPU threads, device)."""
     import torch
 
     from dfq.table import TeacherMismatch, run_table
 
+    threads, device = compute
     settings = settings_from_options(profile, finetune_steps=finetune_steps)
-    teacher, meta = load_teacher(checkpoint)
+    teacher, meta = load_teacher(checkpoint, device)
     splits = load_splits(data_dir)
     check_data_fits(checkpoint, meta, splits)
     if threads:

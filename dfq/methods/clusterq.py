@@ -31,7 +31,8 @@ class ClassCentroids:
     @torch.no_grad()
     def update(self, features: torch.Tensor, labels: torch.Tensor, correct: torch.Tensor) -> None:
         if self.centroids is None:
-            self.centroids = torch.zeros(self.num_classes, features.shape[1])
+            self.centroids = torch.zeros(self.num_classes, features.shape[1], device=features.device)
+            self.seen = self.seen.to(features.device)
         for c in labels[correct].unique().tolist():
             batch_mean = features[correct & (labels == c)].mean(0)
             if self.seen[c]:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from dfq.bn_stats import BNInputStats
 from dfq.sources import register_source
 from dfq.sources.gdfq import GDFQSource, GeneratorObjective
+from nas.device import module_device
 
 GAUSSIAN_SAMPLES = 64  # per-sample gaps measured on this many Gaussian inputs, CHUNK at a time
 CHUNK = 16
@@ -40,9 +41,9 @@ def gaussian_slack(teacher, recorder: BNInputStats, input_shape, percentile: flo
     """Per layer (delta [C], gamma [C]): the ``percentile`` quantile of the per-sample gaps that
     standard Gaussian inputs of ``input_shape`` produce."""
     gen = torch.Generator().manual_seed(seed)
-    chunks = []
+    chunks, device = [], module_device(teacher)
     for _ in range(GAUSSIAN_SAMPLES // CHUNK):
-        teacher(torch.randn(CHUNK, *input_shape, generator=gen))
+        teacher(torch.randn(CHUNK, *input_shape, generator=gen).to(device))
         chunks.append(gaps(recorder.take()))
     per_layer = zip(*chunks, strict=True)  # per layer: the chunks' (mean gaps, var gaps)
     return [
@@ -70,7 +71,7 @@ class DSGObjective(GeneratorObjective):
         if not hasattr(self, "slack"):
             raise RuntimeError("DSGObjective.bn_term before the slack was measured")
         hinge = slack_hinge(stats, self.slack)
-        return (lse_weights(*hinge.shape) * hinge).sum(1).mean() / hinge.shape[1]
+        return (lse_weights(*hinge.shape).to(hinge.device) * hinge).sum(1).mean() / hinge.shape[1]
 
     def __call__(self, images, labels):
         if not hasattr(self, "slack"):

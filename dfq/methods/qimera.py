@@ -42,8 +42,9 @@ class QimeraGenerator(Generator):
         return self.mapping(soft_labels @ self.embed.weight)
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        z = torch.randn(n, self.latent_dim, generator=gen)
-        labels = superposed_labels(n, self.num_classes, self.p, self.k, gen)
+        device = self.embed.weight.device
+        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
+        labels = superposed_labels(n, self.num_classes, self.p, self.k, gen).to(device)
         return self.from_embedding(z, self.embedding(labels)), labels
 
 

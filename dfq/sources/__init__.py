@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from dfq.settings import DFQSettings
+from nas.device import module_device
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Source:
 
     def __init__(self, teacher: nn.Module, context: SourceContext):
         self.teacher, self.context = teacher.eval(), context
+        self.device = module_device(teacher)  # samples come out on the teacher's device
         start = time.perf_counter()
         self._prepare()
         self.prepare_time_s = time.perf_counter() - start
@@ -58,7 +60,7 @@ class Source:
 
     @torch.no_grad()
     def teacher_labels(self, images: torch.Tensor) -> torch.Tensor:
-        return self.teacher(images).argmax(1)
+        return self.teacher(images.to(self.device)).argmax(1)
 
 
 SOURCES: dict[str, type[Source]] = {}

@@ -55,8 +55,11 @@ class Generator(nn.Module):
         return self.body(h.view(-1, self.width, self.init, self.init))
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        z = torch.randn(n, self.latent_dim, generator=gen)
-        labels = torch.randint(0, self.num_classes, (n,), generator=gen)
+        """``n`` images and their classes; the draws come from the CPU generator ``gen`` (the same on
+        every device), the images are made on the generator's device."""
+        device = self.embed.weight.device
+        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
+        labels = torch.randint(0, self.num_classes, (n,), generator=gen).to(device)
         return self(z, labels), labels
 
 
@@ -136,7 +139,7 @@ class GDFQSource(Source):
     def _prepare(self) -> None:
         ctx, s = self.context, self.context.settings
         torch.manual_seed(ctx.seed)
-        self.generator = self.make_generator()
+        self.generator = self.make_generator().to(self.device)
         objective = self.objective_class(self.teacher, s)
         self.history = train_generator(
             self.generator,

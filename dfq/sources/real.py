@@ -21,4 +21,4 @@ class RealSource(Source):
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(0, len(self.context.real_images), (n,), generator=gen)
         images = (self.context.real_images[idx].float() / 255 - self.mean) / self.std
-        return images, self.context.real_labels[idx]
+        return images.to(self.device), self.context.real_labels[idx].to(self.device)

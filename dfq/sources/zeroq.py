@@ -47,7 +47,7 @@ class ZeroQSource(Source):
         pool, self.loss_history = [], []
         for start in range(0, s.pool_size, s.batch_size):
             n = min(s.batch_size, s.pool_size - start)
-            init = torch.randn((n, *ctx.input_shape), generator=gen)
+            init = torch.randn((n, *ctx.input_shape), generator=gen).to(self.device)
             images, history = optimize_images(self.teacher, init, s.zeroq_steps, s.zeroq_lr, ctx.progress)
             pool.append(images)
             self.loss_history.append(history)
@@ -55,5 +55,5 @@ class ZeroQSource(Source):
         self.labels = torch.cat([self.teacher_labels(b) for b in self.images.split(256)])
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(0, len(self.images), (n,), generator=gen)
+        idx = torch.randint(0, len(self.images), (n,), generator=gen).to(self.device)
         return self.images[idx], self.labels[idx]

@@ -115,3 +115,23 @@ def test_every_method_runs_on_every_bn_network(source_name, net_name, build_net)
         history = finetune(student, teacher, source, name, settings)
         assert len(history) == 2 and all(h == h for h in history)
     assert "ait" in FINETUNES
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("source_name", ["noise", "zeroq", "gdfq", "dsg", "clusterq", "qimera"])
+def test_every_source_and_finetune_runs_on_cuda(source_name, build_net):
+    """Teacher on the GPU: sources prepare and sample there, calibration and both fine-tunings run there,
+    and the draws (made on the CPU) are the ones a CPU run makes."""
+    from dfq.pipeline import quantize_with_source
+
+    teacher, shape = build_net("search_space_child")
+    teacher = teacher.cuda()
+    settings = dfq_profile("smoke", generator_steps=2, finetune_steps=2, batch_size=4, calib_batches=1,
+                           pool_size=4, zeroq_steps=2)  # fmt: skip
+    classes = teacher(torch.zeros(1, *shape, device="cuda")).shape[1]
+    source = make_source(source_name, teacher, SourceContext(shape, classes, settings))
+    images, labels = source.sample(4, torch.Generator().manual_seed(0))
+    assert images.is_cuda and labels.is_cuda
+    for name in ("kd", "ait"):
+        student, _ = quantize_with_source(teacher, QuantSpec(4, 4), source, name, settings)
+        assert all(p.is_cuda for p in student.parameters())

@@ -24,6 +24,8 @@ def test_profiles_and_overrides():
         profile_config("fast")
     with pytest.raises(ValueError, match="optimizer must be one of"):
         TrainConfig(optimizer="lamb")
+    with pytest.raises(ValueError, match="unknown device"):
+        TrainConfig(device="gpu0")
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])

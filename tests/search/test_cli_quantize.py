@@ -49,6 +49,7 @@ def test_quantize_refuses_bad_input(cli, tmp_path, trained):
         (("--checkpoint", checkpoint, "--source", "noise", "--finetune", "qat"), "real labels"),
         (("--checkpoint", checkpoint, "--w-bits", 1), "w-bits"),
         (("--checkpoint", checkpoint, "--source", "nope"), "nope"),
+        (("--checkpoint", checkpoint, "--device", "nope"), "--device"),
     ]
     for extra, message in cases:
         result = cli(*base, *extra)
