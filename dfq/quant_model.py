@@ -86,8 +86,7 @@ class ActivationQuantizer(nn.Module):
             if len(flat) > 20000:  # a subsample, seeded so that calibration is reproducible
                 pick = torch.randperm(len(flat), generator=torch.Generator().manual_seed(len(self.samples)))
                 flat = flat[pick[:20000].to(flat.device)]
-            keep = flat
-            self.samples.append(keep.cpu())
+            self.samples.append(flat.cpu())
 
     def freeze(self) -> None:
         if self.observer == "ema":

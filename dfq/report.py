@@ -58,16 +58,19 @@ def teacher_rows(paths: Sequence[Path]) -> list[dict]:
     return rows
 
 
-def _bits(rows: list[dict]) -> list[tuple[int, int]]:
-    """The bit widths of runs rows, widest first."""
-    pairs = {(int(r["w_bits"]), int(r["a_bits"])) for r in rows}
-    return sorted(pairs, key=lambda p: (-p[0], -p[1]))
+def _widest_first(pairs) -> list[tuple[int, int]]:
+    return sorted(set(pairs), key=lambda p: (-p[0], -p[1]))
 
 
 def _bit_labels(summary_rows: list[dict]) -> list[str]:
     """The ``W<w>A<a>`` labels of summary rows, widest first."""
-    pairs = [parse_bits(label)[0] for label in {r["bits"] for r in summary_rows}]
-    return [f"W{w}A{a}" for w, a in sorted(pairs, key=lambda p: (-p[0], -p[1]))]
+    return [f"W{w}A{a}" for w, a in _widest_first(parse_bits(r["bits"])[0] for r in summary_rows)]
+
+
+def claims_path(out: str | Path) -> Path:
+    """Where ``dfq report`` writes the claims beside its summary: ``<out>_claims.csv``."""
+    out = Path(out)
+    return out.with_name(out.stem + "_claims.csv")
 
 
 def _signed(value: float) -> str:
@@ -87,7 +90,8 @@ def merge(runs: dict[str, list[Path]]) -> list[dict]:
         rows = teacher_rows(paths)
         labels = list(dict.fromkeys(r["method"] for r in rows))
         fingerprint = rows[0].get("teacher", "") if rows else ""
-        for row in summarize(rows, labels, _bits(rows)):
+        bits = _widest_first((int(r["w_bits"]), int(r["a_bits"])) for r in rows)
+        for row in summarize(rows, labels, bits):
             out.append({"teacher": name, "fingerprint": fingerprint, **row})
     return out
 

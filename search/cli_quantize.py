@@ -274,19 +274,18 @@ def register(main: click.Group) -> None:
     def dfq_report(runs_specs, out):
         """Merge method tables of several teachers and check the papers' claims (Qimera > GDFQ,
         ClusterQ > GDFQ, DSG > ZeroQ, +AIT helps) on them; prints the Markdown tables."""
-        from dfq.report import check_claims, markdown_tables, merge, parse_runs_option
+        from dfq.report import check_claims, claims_path, markdown_tables, merge, parse_runs_option
 
         with bad_input_is_exit_2("--runs"):
             summary = merge(parse_runs_option(runs_specs))
         if not summary:
             raise InputError("--runs: the files hold no runs")
         claims = check_claims(summary)
-        out = Path(out)
         write_rows(out, summary)
         if claims:
-            write_rows(out.with_name(out.stem + "_claims.csv"), claims)
+            write_rows(claims_path(out), claims)
         click.echo(markdown_tables(summary, claims), nl=False)
-        click.echo(f"-> {out}" + (f", {out.with_name(out.stem + '_claims.csv')}" if claims else ""))
+        click.echo(f"-> {out}" + (f", {claims_path(out)}" if claims else ""))
 
 
 def spec_options(weight_clipping: str, observer: str, keep_first_last_8bit: bool) -> dict:

@@ -42,9 +42,8 @@ class QimeraGenerator(Generator):
         return self.mapping(soft_labels @ self.embed.weight)
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        device = self.embed.weight.device
-        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
-        labels = superposed_labels(n, self.num_classes, self.p, self.k, gen).to(device)
+        z = self.draw(gen, n, self.latent_dim)
+        labels = superposed_labels(n, self.num_classes, self.p, self.k, gen).to(z.device)
         return self.from_embedding(z, self.embedding(labels)), labels
 
 

@@ -54,12 +54,17 @@ class Generator(nn.Module):
         h = self.project(z * embedding)
         return self.body(h.view(-1, self.width, self.init, self.init))
 
+    def draw(self, gen: torch.Generator, *shape: int, integers: int = 0) -> torch.Tensor:
+        """Gaussian (or, with ``integers``, uniform class) draws from the CPU generator ``gen``, so a seed
+        draws the same on every device, moved to the generator's device."""
+        if integers:
+            return torch.randint(0, integers, shape, generator=gen).to(self.embed.weight.device)
+        return torch.randn(shape, generator=gen).to(self.embed.weight.device)
+
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` images and their classes; the draws come from the CPU generator ``gen`` (the same on
-        every device), the images are made on the generator's device."""
-        device = self.embed.weight.device
-        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
-        labels = torch.randint(0, self.num_classes, (n,), generator=gen).to(device)
+        """``n`` images (on the generator's device) and their classes."""
+        z = self.draw(gen, n, self.latent_dim)
+        labels = self.draw(gen, n, integers=self.num_classes)
         return self(z, labels), labels
 
 
