@@ -1,7 +1,7 @@
 """How smooth is the simulator's answer in the accelerator's fields? One ResNet-18 layer (128 -> 128,
 3x3, 28x28) on one accelerator, changing one field at a time through its allowed values.
 
-    .venv/bin/python benchmarks/zigzag_smoothness.py [--lpf-limit 4] [--out FILE.json]
+    .venv/bin/python benchmarks/zigzag_smoothness.py [--lpf-limit 4] [--criterion EDP] [--out FILE.json]
 
 ZigZag's LOMA picks the temporal mapping with the least energy-delay product among the ones it
 enumerates (`lpf_limit` 4); latency and energy are those of that mapping, so they can jump, and need not
@@ -18,6 +18,7 @@ from pathlib import Path
 from accel_model.domain import Accelerator, LayerShape
 from accel_model.mapping import ideal_compute_cycles
 from accel_model.simulators import make_simulator
+from accel_model.simulators.zigzag_backend import CRITERIA
 from accel_model.space import DesignSpace
 
 LAYER = LayerShape(128, 128, 3, 1, 1, (28, 28), 1)
@@ -28,9 +29,11 @@ SWEPT = ("pe_rows", "rf_bytes", "glb_kib", "bits")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lpf-limit", type=int, default=4, help="LOMA lpf_limit (4: the dataset's setting)")
+    parser.add_argument("--criterion", default="EDP", choices=CRITERIA,
+                        help="which LOMA mapping is reported (EDP: the dataset's setting)")
     parser.add_argument("--out", default="benchmarks/out/zigzag_smoothness.json")
     args = parser.parse_args()
-    sim, space, rows = make_simulator("zigzag", lpf_limit=args.lpf_limit), DesignSpace(), []
+    sim, space, rows = make_simulator("zigzag", lpf_limit=args.lpf_limit, criterion=args.criterion), DesignSpace(), []
     print(f"layer {LAYER}\nbase {BASE}")
     for name in SWEPT:
         for value in space.choices(name):
