@@ -70,6 +70,11 @@ def common_options(fn):
                 "--finetune-steps", type=click.IntRange(min=0), help="Override the profile's steps."
             ),
             click.option(
+                "--finetune-lr",
+                type=click.FloatRange(min=0, min_open=True),
+                help="Override the profile's fine-tuning learning rate (Adam, cosine decay; quick: 1e-4).",
+            ),
+            click.option(
                 "--weight-clipping",
                 type=click.Choice(["minmax", "mse"]),
                 default="minmax",
@@ -133,9 +138,9 @@ def register(main: click.Group) -> None:
         "--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning."
     )
     @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
-    def quantize(checkpoint, profile, finetune_steps, weight_clipping, observer, keep_first_last_8bit,
-                 threads, device, data_dir, quiet, source, finetune, w_bits, a_bits, seed, out,
-                 overwrite):  # fmt: skip
+    def quantize(checkpoint, profile, finetune_steps, finetune_lr, weight_clipping, observer,
+                 keep_first_last_8bit, threads, device, data_dir, quiet, source, finetune, w_bits, a_bits,
+                 seed, out, overwrite):  # fmt: skip
         """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
         metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
@@ -153,7 +158,10 @@ def register(main: click.Group) -> None:
         with bad_input_is_exit_2("--finetune"):
             check_finetune(finetune, source_cls)
         settings = settings_from_options(
-            profile, finetune_steps=finetune_steps, ce_weight=source_cls.default_ce_weight
+            profile,
+            finetune_steps=finetune_steps,
+            finetune_lr=finetune_lr,
+            ce_weight=source_cls.default_ce_weight,
         )
         spec = QuantSpec(w_bits, a_bits, **spec_options(weight_clipping, observer, keep_first_last_8bit))
         teacher, meta = load_teacher(checkpoint, device)
@@ -190,15 +198,15 @@ def register(main: click.Group) -> None:
         show_default=True,
         help="Summary CSV (mean and std over seeds); each run goes to <out>_runs.csv, which a rerun resumes.",
     )
-    def quantize_table(checkpoint, profile, finetune_steps, weight_clipping, observer, keep_first_last_8bit,
-                       threads, device, data_dir, quiet, seeds, out):  # fmt: skip
+    def quantize_table(checkpoint, profile, finetune_steps, finetune_lr, weight_clipping, observer,
+                       keep_first_last_8bit, threads, device, data_dir, quiet, seeds, out):  # fmt: skip
         """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
         QAT as references, over several seeds; resumable."""
         from dfq.table import TABLE_BITS, TABLE_METHODS
 
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, finetune_steps, spec,
-                          (threads, device), data_dir, quiet, seeds, out)  # fmt: skip
+        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, (finetune_steps, finetune_lr),
+                          spec, (threads, device), data_dir, quiet, seeds, out)  # fmt: skip
 
     @main.group()
     def dfq():
@@ -232,6 +240,7 @@ def register(main: click.Group) -> None:
         checkpoint,
         profile,
         finetune_steps,
+        finetune_lr,
         weight_clipping,
         observer,
         keep_first_last_8bit,
@@ -262,7 +271,8 @@ def register(main: click.Group) -> None:
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        run_table_command(tuple(grid), bits, checkpoint, profile, finetune_steps, spec, (threads, device),
+        run_table_command(tuple(grid), bits, checkpoint, profile, (finetune_steps, finetune_lr), spec,
+                          (threads, device),
                           data_dir, quiet, seeds, out)  # fmt: skip
 
     @dfq.command("report")
@@ -297,16 +307,17 @@ def spec_options(weight_clipping: str, observer: str, keep_first_last_8bit: bool
     }
 
 
-def run_table_command(methods, bits, checkpoint, profile, finetune_steps, spec: dict, compute, data_dir,
+def run_table_command(methods, bits, checkpoint, profile, finetune, spec: dict, compute, data_dir,
                       quiet, seeds, out) -> None:  # fmt: skip
-    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``); ``compute`` is
-    (torch CPU threads, device)."""
+    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``); ``finetune`` is
+    the (steps, lr) overrides, ``compute`` (torch CPU threads, device)."""
     import torch
 
     from dfq.table import TeacherMismatch, run_table
 
     threads, device = compute
-    settings = settings_from_options(profile, finetune_steps=finetune_steps)
+    finetune_steps, finetune_lr = finetune
+    settings = settings_from_options(profile, finetune_steps=finetune_steps, finetune_lr=finetune_lr)
     teacher, meta = load_teacher(checkpoint, device)
     splits = load_splits(data_dir)
     check_data_fits(checkpoint, meta, splits)

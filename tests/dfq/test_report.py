@@ -41,10 +41,10 @@ def test_claim_verdicts_follow_the_means_and_the_spread(tmp_path):
     accs |= {("c", (4, 4), s): v for s, v in enumerate((0.90, 0.91))}  # 90.5 ± 0.71: within a's spread
     summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
     claims = [
-        Claim("a > b", "a", "b"),
-        Claim("b > a", "b", "a"),
-        Claim("c > a", "c", "a"),
-        Claim("x", "a", "z"),
+        Claim("a > b", "a", ("b",)),
+        Claim("b > a", "b", ("a",)),
+        Claim("c > a", "c", ("a",)),
+        Claim("x", "a", ("z",)),
     ]
     verdicts = {r["claim"]: (r["verdict"], r["diff"]) for r in check_claims(summary, claims)}
     assert verdicts == {
@@ -81,3 +81,14 @@ def test_report_command_writes_summary_and_claims(cli, tmp_path):
         bad = cli("dfq", "report", *args, "--out", tmp_path / "x.csv")
         assert bad.exit_code == 2 and "--runs" in bad.output, bad.output
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_claim_takes_the_first_alternative_label_with_runs(tmp_path):
+    accs = {("dsg+kd", (4, 4), 0): 0.90, ("zeroq+kd", (4, 4), 0): 0.88}
+    summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
+    (claim,) = check_claims(summary, [Claim("DSG > ZeroQ", "dsg+kd", ("ZeroQ + KD", "zeroq+kd"))])
+    assert (claim["worse"], claim["diff"], claim["verdict"]) == ("zeroq+kd", 2.0, "holds")
+    accs[("ZeroQ + KD", (4, 4), 0)] = 0.91
+    summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
+    (claim,) = check_claims(summary, [Claim("DSG > ZeroQ", "dsg+kd", ("ZeroQ + KD", "zeroq+kd"))])
+    assert (claim["worse"], claim["verdict"]) == ("ZeroQ + KD", "does not hold")

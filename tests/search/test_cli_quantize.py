@@ -28,9 +28,11 @@ def test_quantize_writes_checkpoint_and_metrics(cli, tmp_path, trained, source):
     checkpoint, npz = trained
     out = tmp_path / "q"
     result = cli("quantize", "--checkpoint", checkpoint, "--data-dir", npz, "--source", source,
-                 "--w-bits", 4, "--a-bits", 8, "--profile", "smoke", "--out", out, "--quiet")  # fmt: skip
+                 "--w-bits", 4, "--a-bits", 8, "--profile", "smoke", "--finetune-lr", 3e-4, "--out", out,
+                 "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["finetune_lr"] == 3e-4
     assert metrics["source"] == source and metrics["finetune"] == ("kd" if source == "gdfq" else "none")
     assert (metrics["w_bits"], metrics["a_bits"]) == (4, 8)
     for key in ("fp_test_acc", "quant_test_acc", "top1_agreement"):
@@ -48,6 +50,7 @@ def test_quantize_refuses_bad_input(cli, tmp_path, trained):
         (("--checkpoint", tmp_path / "missing.pt"), "missing.pt"),
         (("--checkpoint", checkpoint, "--source", "noise", "--finetune", "qat"), "real labels"),
         (("--checkpoint", checkpoint, "--w-bits", 1), "w-bits"),
+        (("--checkpoint", checkpoint, "--finetune-lr", 0), "finetune-lr"),
         (("--checkpoint", checkpoint, "--source", "nope"), "nope"),
         (("--checkpoint", checkpoint, "--device", "nope"), "--device"),
     ]
