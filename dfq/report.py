@@ -5,7 +5,7 @@ Input: per teacher name, one or more runs files (``*_runs.csv`` of ``coexplore d
 ``quantize-table``); the rows of one name must come from one teacher (same fingerprint). Output rows
 carry the teacher's name. A claim "A > B" compares two methods of one teacher at one bit width by their
 mean test accuracy over seeds; it is "within noise" when the difference is no larger than the larger of
-the two standard deviations.
+the two standard deviations, and "too few seeds" while either method has a single seed.
 """
 
 from __future__ import annotations
@@ -109,15 +109,23 @@ def check_claims(summary: list[dict], claims: Sequence[Claim] = CLAIMS) -> list[
                 if a is None or b is None:
                     continue
                 diff = float(a["acc_mean"]) - float(b["acc_mean"])
-                noise = max(float(a["acc_std"]), float(b["acc_std"]))
-                verdict = "within noise" if abs(diff) <= noise else "holds" if diff > 0 else "does not hold"
                 out.append({
                     "teacher": teacher, "claim": claim.name, "bits": bits,
                     "better": claim.better, "better_acc": a["acc_mean"], "better_std": a["acc_std"],
                     "worse": b["method"], "worse_acc": b["acc_mean"], "worse_std": b["acc_std"],
-                    "seeds": f"{a['seeds']}/{b['seeds']}", "diff": round(diff, 2), "verdict": verdict,
+                    "seeds": f"{a['seeds']}/{b['seeds']}", "diff": round(diff, 2),
+                    "verdict": verdict(a, b, diff),
                 })  # fmt: skip
     return out
+
+
+def verdict(a: dict, b: dict, diff: float) -> str:
+    """Holds, does not hold, or within noise (the difference is no larger than the larger std); too few
+    seeds while either side has one seed, whose std of 0 says nothing about the noise."""
+    if min(int(a["seeds"]), int(b["seeds"])) < 2:
+        return "too few seeds"
+    noise = max(float(a["acc_std"]), float(b["acc_std"]))
+    return "within noise" if abs(diff) <= noise else "holds" if diff > 0 else "does not hold"
 
 
 def markdown_tables(summary: list[dict], claims: list[dict]) -> str:

@@ -69,7 +69,7 @@ def test_runs_option_names_the_bad_entry(tmp_path):
 
 
 def test_report_command_writes_summary_and_claims(cli, tmp_path):
-    accs = {("gdfq+kd", (4, 4), 0): 0.88, ("qimera+kd", (4, 4), 0): 0.89}
+    accs = {("gdfq+kd", (4, 4), s): 0.88 for s in (0, 1)} | {("qimera+kd", (4, 4), s): 0.89 for s in (0, 1)}
     good = runs(tmp_path / "a_runs.csv", "f", accs)
     out = tmp_path / "m.csv"
     result = cli("dfq", "report", "--runs", f"child={good}", "--out", out)
@@ -87,8 +87,15 @@ def test_a_claim_takes_the_first_alternative_label_with_runs(tmp_path):
     accs = {("dsg+kd", (4, 4), 0): 0.90, ("zeroq+kd", (4, 4), 0): 0.88}
     summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
     (claim,) = check_claims(summary, [Claim("DSG > ZeroQ", "dsg+kd", ("ZeroQ + KD", "zeroq+kd"))])
-    assert (claim["worse"], claim["diff"], claim["verdict"]) == ("zeroq+kd", 2.0, "holds")
+    assert (claim["worse"], claim["diff"], claim["verdict"]) == ("zeroq+kd", 2.0, "too few seeds")
     accs[("ZeroQ + KD", (4, 4), 0)] = 0.91
     summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
     (claim,) = check_claims(summary, [Claim("DSG > ZeroQ", "dsg+kd", ("ZeroQ + KD", "zeroq+kd"))])
-    assert (claim["worse"], claim["verdict"]) == ("ZeroQ + KD", "does not hold")
+    assert (claim["worse"], claim["diff"]) == ("ZeroQ + KD", -1.0)
+
+
+def test_one_seed_is_too_few_to_judge_a_claim(tmp_path):
+    accs = {("a", (4, 4), 0): 0.95, ("b", (4, 4), 0): 0.80, ("b", (4, 4), 1): 0.80}
+    summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
+    (claim,) = check_claims(summary, [Claim("a > b", "a", ("b",))])
+    assert (claim["diff"], claim["seeds"], claim["verdict"]) == (15.0, "1/2", "too few seeds")
