@@ -205,8 +205,9 @@ def register(main: click.Group) -> None:
         from dfq.table import TABLE_BITS, TABLE_METHODS
 
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, (finetune_steps, finetune_lr),
-                          spec, (threads, device), data_dir, quiet, seeds, out)  # fmt: skip
+        overrides = {"finetune_steps": finetune_steps, "finetune_lr": finetune_lr}
+        run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, overrides, spec, (threads, device),
+                          data_dir, quiet, seeds, out)  # fmt: skip
 
     @main.group()
     def dfq():
@@ -271,8 +272,8 @@ def register(main: click.Group) -> None:
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        run_table_command(tuple(grid), bits, checkpoint, profile, (finetune_steps, finetune_lr), spec,
-                          (threads, device),
+        overrides = {"finetune_steps": finetune_steps, "finetune_lr": finetune_lr}
+        run_table_command(tuple(grid), bits, checkpoint, profile, overrides, spec, (threads, device),
                           data_dir, quiet, seeds, out)  # fmt: skip
 
     @dfq.command("report")
@@ -307,17 +308,16 @@ def spec_options(weight_clipping: str, observer: str, keep_first_last_8bit: bool
     }
 
 
-def run_table_command(methods, bits, checkpoint, profile, finetune, spec: dict, compute, data_dir,
+def run_table_command(methods, bits, checkpoint, profile, overrides: dict, spec: dict, compute, data_dir,
                       quiet, seeds, out) -> None:  # fmt: skip
-    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``); ``finetune`` is
-    the (steps, lr) overrides, ``compute`` (torch CPU threads, device)."""
+    """Load, run the resumable table and print it (``quantize-table`` and ``dfq table``); ``overrides``
+    are the profile's settings the command line sets (None: keep), ``compute`` (torch CPU threads, device)."""
     import torch
 
     from dfq.table import TeacherMismatch, run_table
 
     threads, device = compute
-    finetune_steps, finetune_lr = finetune
-    settings = settings_from_options(profile, finetune_steps=finetune_steps, finetune_lr=finetune_lr)
+    settings = settings_from_options(profile, **overrides)
     teacher, meta = load_teacher(checkpoint, device)
     splits = load_splits(data_dir)
     check_data_fits(checkpoint, meta, splits)
