@@ -29,11 +29,16 @@ SWEPT = ("pe_rows", "rf_bytes", "glb_kib", "bits")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lpf-limit", type=int, default=4, help="LOMA lpf_limit (4: the dataset's setting)")
-    parser.add_argument("--criterion", default="EDP", choices=CRITERIA,
-                        help="which LOMA mapping is reported (EDP: the dataset's setting)")
+    parser.add_argument(
+        "--criterion",
+        default="EDP",
+        choices=CRITERIA,
+        help="which LOMA mapping is reported (EDP: the dataset's setting)",
+    )
     parser.add_argument("--out", default="benchmarks/out/zigzag_smoothness.json")
     args = parser.parse_args()
-    sim, space, rows = make_simulator("zigzag", lpf_limit=args.lpf_limit, criterion=args.criterion), DesignSpace(), []
+    sim = make_simulator("zigzag", lpf_limit=args.lpf_limit, criterion=args.criterion)
+    space, rows = DesignSpace(), []
     print(f"layer {LAYER}\nbase {BASE}")
     for name in SWEPT:
         for value in space.choices(name):

@@ -2,7 +2,8 @@
 checked on them.
 
 Input: per teacher name, one or more runs files (``*_runs.csv`` of ``coexplore dfq table`` or
-``quantize-table``); the rows of one name must come from one teacher (same fingerprint). Output rows
+``quantize-table``); the rows of one name must come from one teacher (same fingerprint) and one protocol
+(same settings). Output rows
 carry the teacher's name. A claim "A > B" compares two methods of one teacher at one bit width by their
 mean test accuracy over seeds; it is "within noise" when the difference is no larger than the larger of
 the two standard deviations, and "too few seeds" while either method has a single seed.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accel_model.files import read_rows
-from dfq.table import check_same_teacher, parse_bits, summarize
+from dfq.table import ProtocolMismatch, TeacherMismatch, parse_bits, summarize
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,19 @@ def parse_runs_option(specs: Sequence[str]) -> dict[str, list[Path]]:
     return out
 
 
-def teacher_rows(paths: Sequence[Path]) -> list[dict]:
-    """The rows of one teacher's runs files; TeacherMismatch when they come from two teachers."""
+def teacher_rows(name: str, paths: Sequence[Path]) -> list[dict]:
+    """The rows of one name's runs files; TeacherMismatch or ProtocolMismatch when they come from two
+    teachers or two protocols (a second protocol of one teacher gets its own name)."""
     rows = [row for path in paths for row in read_rows(path)]
-    if rows:
-        check_same_teacher(rows, rows[0].get("teacher") or "(none)", paths[0])
+    for column, error, fix in (
+        ("teacher", TeacherMismatch, "one name is one teacher"),
+        ("protocol", ProtocolMismatch, "give each protocol its own NAME"),
+    ):
+        seen = sorted({r.get(column) or "(none)" for r in rows})
+        if len(seen) > 1:
+            raise error(
+                f"{name}: the files hold rows of a different {column} each ({', '.join(seen)}); {fix}"
+            )
     return rows
 
 
@@ -88,7 +97,7 @@ def merge(runs: dict[str, list[Path]]) -> list[dict]:
     """One summary row per (teacher, method, bits), ``teacher`` first and the fingerprint beside it."""
     out = []
     for name, paths in runs.items():
-        rows = teacher_rows(paths)
+        rows = teacher_rows(name, paths)
         labels = list(dict.fromkeys(r["method"] for r in rows))
         fingerprint = rows[0].get("teacher", "") if rows else ""
         bits = _widest_first((int(r["w_bits"]), int(r["a_bits"])) for r in rows)

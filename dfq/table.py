@@ -1,8 +1,10 @@
 """The method table: every (method, bit width, seed) run on one teacher, resumable, then mean +- std.
 
 Runs are written one row at a time to ``<table>_runs.csv``; a restarted table skips the rows already
-there. A source is prepared once per (source, seed) and shared by the bit widths and methods that use
-it; each row's ``total_time_s`` still counts that preparation, as a single run would pay it.
+there, and refuses rows of another teacher or another protocol (the settings, fingerprinted in each
+row's ``protocol`` column and spelled out in ``<table>_runs_protocols.json``). A source is prepared
+once per (source, seed) and shared by the bit widths and methods that use it; each row's
+``total_time_s`` still counts that preparation, as a single run would pay it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from accel_model.files import read_rows, runs_path, write_rows
+from accel_model.files import atomic_write_bytes, read_rows, runs_path, write_rows
 from dfq.pipeline import run_method, source_context
 from dfq.quant_model import QuantSpec
 from dfq.settings import DFQSettings
@@ -38,8 +40,8 @@ TABLE_METHODS = (
 )
 TABLE_BITS = ((8, 8), (4, 4), (3, 3), (2, 4))
 RUN_FIELDS = (
-    "method", "teacher", "w_bits", "a_bits", "seed", "fp_test_acc", "quant_test_acc", "top1_agreement",
-    "source_prepare_time_s", "calibrate_time_s", "finetune_time_s", "total_time_s",
+    "method", "teacher", "protocol", "w_bits", "a_bits", "seed", "fp_test_acc", "quant_test_acc",
+    "top1_agreement", "source_prepare_time_s", "calibrate_time_s", "finetune_time_s", "total_time_s",
 )  # fmt: skip
 
 
@@ -56,8 +58,16 @@ def parse_bits(spec: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-class TeacherMismatch(ValueError):
+class RunsMismatch(ValueError):
+    """The runs file holds rows that must not be averaged with this run's."""
+
+
+class TeacherMismatch(RunsMismatch):
     """The runs file holds rows of another teacher."""
+
+
+class ProtocolMismatch(RunsMismatch):
+    """The runs file holds rows run with other settings (profile, step counts, quantizer options)."""
 
 
 def teacher_fingerprint(teacher) -> str:
@@ -73,14 +83,70 @@ def teacher_fingerprint(teacher) -> str:
     return digest.hexdigest()[:16]
 
 
+def protocol_record(settings: DFQSettings, spec_overrides: dict | None) -> dict:
+    """Everything a run's result depends on beside the teacher, the method, the bit widths and the seed:
+    the settings and the quantizer options (the full ``QuantSpec`` less its bit widths)."""
+    spec = QuantSpec(**(spec_overrides or {})).to_dict()
+    return {
+        "settings": settings.to_dict(),
+        "spec": {k: v for k, v in spec.items() if not k.endswith("_bits")},
+    }
+
+
+def protocol_fingerprint(record: dict) -> str:
+    """Short SHA-256 of a ``protocol_record``: rows share it only when they were run the same way."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def protocols_path(runs: str | Path) -> Path:
+    """Where a runs file's protocols (fingerprint: settings) are kept: ``<runs>_protocols.json`` beside it."""
+    runs = Path(runs)
+    return runs.with_name(runs.stem + "_protocols.json")
+
+
+def record_protocol(runs: Path, fingerprint: str, record: dict) -> None:
+    """Add the fingerprint's settings to the runs file's protocols file, so a person can read what it
+    stands for."""
+    import json
+
+    path = protocols_path(runs)
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    if known.get(fingerprint) != record:
+        known[fingerprint] = record
+        atomic_write_bytes(
+            path, lambda fh: fh.write((json.dumps(known, indent=2, sort_keys=True) + "\n").encode())
+        )
+
+
+def _check_column(rows: list[dict], column: str, value: str) -> list[str] | None:
+    """The values ``column`` takes in ``rows`` when they are not all ``value`` (None when they are)."""
+    seen = sorted({r.get(column) or "(none)" for r in rows})
+    return seen if rows and seen != [value] else None
+
+
 def check_same_teacher(rows: list[dict], fingerprint: str, path: Path) -> None:
     """Every row must name this teacher: rows of a retrained teacher (training is not bit-reproducible
     across machines) must never be averaged with this one's."""
-    seen = sorted({r.get("teacher") or "(none)" for r in rows})
-    if rows and seen != [fingerprint]:
+    seen = _check_column(rows, "teacher", fingerprint)
+    if seen:
         raise TeacherMismatch(
             f"{path} holds rows of teacher {', '.join(seen)}, this checkpoint is {fingerprint}: a different "
             "teacher; write the table elsewhere (--out) or move the old rows away"
+        )
+
+
+def check_same_protocol(rows: list[dict], fingerprint: str, path: Path) -> None:
+    """Every row must come from the same settings: a resumed table with other step counts or quantizer
+    options would otherwise average two protocols without a word."""
+    seen = _check_column(rows, "protocol", fingerprint)
+    if seen:
+        raise ProtocolMismatch(
+            f"{path} holds rows of protocol {', '.join(seen)}, these settings are {fingerprint}: a different "
+            f"protocol (profile, --finetune-*, quantizer options; see {protocols_path(path).name}); rerun "
+            "with the settings of those rows or write the table elsewhere (--out)"
         )
 
 
@@ -102,10 +168,15 @@ def run_table(
     progress: bool = False,
 ) -> list[dict]:
     """Run every missing row, appending each to the runs file; then write the summary ``table``. Rows
-    already there must come from the same teacher (``TeacherMismatch`` otherwise: two teachers never mix)."""
+    already there must come from the same teacher and the same protocol (``TeacherMismatch`` or
+    ``ProtocolMismatch`` otherwise: neither two teachers nor two protocols ever mix)."""
     rows = read_rows(runs_path(table))
     fingerprint = teacher_fingerprint(teacher)
     check_same_teacher(rows, fingerprint, runs_path(table))
+    protocol = protocol_record(settings, spec_overrides)
+    protocol_id = protocol_fingerprint(protocol)
+    check_same_protocol(rows, protocol_id, runs_path(table))
+    record_protocol(runs_path(table), protocol_id, protocol)
     done = {_key(r) for r in rows}
     for seed in range(seeds):
         for source_name in dict.fromkeys(m.source for m in methods):
@@ -126,8 +197,8 @@ def run_table(
                 _, metrics = run_method(
                     teacher, meta, splits, source, method.finetune, spec, source_settings, seed, progress
                 )
-                row = {"method": method.label, "teacher": fingerprint}
-                row.update({k: metrics[k] for k in RUN_FIELDS[2:]})
+                row = {"method": method.label, "teacher": fingerprint, "protocol": protocol_id}
+                row.update({k: metrics[k] for k in RUN_FIELDS[3:]})
                 rows.append(row)
                 write_rows(runs_path(table), rows)
                 if on_row:

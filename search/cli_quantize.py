@@ -314,7 +314,7 @@ def run_table_command(methods, bits, checkpoint, profile, overrides: dict, spec:
     are the profile's settings the command line sets (None: keep), ``compute`` (torch CPU threads, device)."""
     import torch
 
-    from dfq.table import TeacherMismatch, run_table
+    from dfq.table import RunsMismatch, run_table
 
     threads, device = compute
     settings = settings_from_options(profile, **overrides)
@@ -333,7 +333,7 @@ def run_table_command(methods, bits, checkpoint, profile, overrides: dict, spec:
     try:
         summary = run_table(teacher, meta, splits, settings, Path(out), seeds, methods, bits,
                             spec_overrides=spec, on_row=show, progress=not quiet)  # fmt: skip
-    except TeacherMismatch as exc:
+    except RunsMismatch as exc:
         raise InputError(str(exc)) from None
     for row in summary:
         click.echo(

@@ -2,14 +2,14 @@ import pytest
 
 from accel_model.files import read_rows, write_rows
 from dfq.report import Claim, check_claims, markdown_tables, merge, parse_runs_option
-from dfq.table import RUN_FIELDS, TeacherMismatch
+from dfq.table import RUN_FIELDS, ProtocolMismatch, TeacherMismatch
 
 
-def runs(path, teacher, accs):
+def runs(path, teacher, accs, protocol="p1"):
     """A runs file: ``accs`` maps (method, bits, seed) to test accuracy; FP accuracy 0.90."""
     rows = []
     for (method, (wb, ab), seed), acc in accs.items():
-        values = [method, teacher, wb, ab, seed, 0.90, acc, 0.95, 10.0, 1.0, 5.0, 16.0]
+        values = [method, teacher, protocol, wb, ab, seed, 0.90, acc, 0.95, 10.0, 1.0, 5.0, 16.0]
         rows.append(dict(zip(RUN_FIELDS, values, strict=True)))
     write_rows(path, rows)
     return path
@@ -33,6 +33,14 @@ def test_one_name_never_mixes_two_teachers(tmp_path):
     b = runs(tmp_path / "b.csv", "f2", {("dsg+kd", (4, 4), 0): 0.88})
     with pytest.raises(TeacherMismatch, match="different teacher"):
         merge({"child": [a, b]})
+
+
+def test_one_name_never_mixes_two_protocols(tmp_path):
+    a = runs(tmp_path / "a.csv", "f1", {("gdfq+kd", (3, 3), 0): 0.88})
+    b = runs(tmp_path / "b.csv", "f1", {("gdfq+kd", (3, 3), 1): 0.80}, protocol="p2")
+    with pytest.raises(ProtocolMismatch, match="different protocol"):
+        merge({"child": [a, b]})
+    assert len(merge({"child": [a], "child-long": [b]})) == 2  # two names: fine
 
 
 def test_claim_verdicts_follow_the_means_and_the_spread(tmp_path):

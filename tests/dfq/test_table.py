@@ -4,7 +4,18 @@ import pytest
 import torch
 from torch import nn
 
-from dfq.table import TeacherMismatch, check_same_teacher, teacher_fingerprint
+from accel_model.files import read_rows, runs_path, write_rows
+from dfq.settings import dfq_profile
+from dfq.table import (
+    ProtocolMismatch,
+    TeacherMismatch,
+    check_same_teacher,
+    protocol_fingerprint,
+    protocol_record,
+    protocols_path,
+    run_table,
+    teacher_fingerprint,
+)
 
 
 def small_net() -> nn.Module:
@@ -30,3 +41,33 @@ def test_rows_of_another_or_no_teacher_are_refused(tmp_path):
     for rows in ([{"teacher": "bbbb"}], [{"teacher": "aaaa"}, {"teacher": "bbbb"}], [{"fp_test_acc": "0.9"}]):
         with pytest.raises(TeacherMismatch, match="different teacher"):
             check_same_teacher(rows, "aaaa", tmp_path / "r.csv")
+
+
+def test_protocol_fingerprint_follows_the_settings_and_the_quantizer_options():
+    base = protocol_fingerprint(protocol_record(dfq_profile("quick"), None))
+    assert base == protocol_fingerprint(protocol_record(dfq_profile("quick", finetune_steps=None), {}))
+    assert base == protocol_fingerprint(protocol_record(dfq_profile("quick"), {"observer": "mse"}))  # default
+    others = {
+        protocol_fingerprint(protocol_record(dfq_profile("quick", finetune_steps=1200), None)),
+        protocol_fingerprint(protocol_record(dfq_profile("quick", finetune_lr=3e-4), None)),
+        protocol_fingerprint(protocol_record(dfq_profile("smoke"), None)),
+        protocol_fingerprint(protocol_record(dfq_profile("quick"), {"observer": "ema"})),
+    }
+    assert base not in others and len(others) == 4
+
+
+def test_a_table_refuses_to_resume_with_other_settings_and_leaves_the_rows_alone(tmp_path):
+    net = small_net()
+    net(torch.zeros(1, 1, 6, 6))
+    table = tmp_path / "t.csv"
+    longer = dfq_profile("smoke", finetune_steps=50)
+    row = {"method": "GDFQ", "teacher": teacher_fingerprint(net), "w_bits": 4, "a_bits": 4, "seed": 0,
+           "protocol": protocol_fingerprint(protocol_record(longer, None))}  # fmt: skip
+    write_rows(runs_path(table), [row])
+    before = runs_path(table).read_bytes()
+    with pytest.raises(ProtocolMismatch, match="different protocol") as err:
+        run_table(net, {}, None, dfq_profile("smoke"), table, seeds=1)
+    assert row["protocol"] in str(err.value) and "t_runs_protocols.json" in str(err.value)
+    assert runs_path(table).read_bytes() == before and not table.exists()
+    assert not protocols_path(runs_path(table)).exists()
+    assert read_rows(runs_path(table))[0]["protocol"] == row["protocol"]

@@ -11,7 +11,9 @@ from dfq.table import teacher_fingerprint
 from nas.train import load_checkpoint
 
 TEACHERS = Path(__file__).resolve().parents[2] / "results" / "teachers"
-ROW = re.compile(r"^\| `(?P<file>[\w.]+\.pt)` \|.*\| [\d.]+% / (?P<test>[\d.]+)% \| `(?P<fp>[0-9a-f]{16})` \|$")
+ROW = re.compile(
+    r"^\| `(?P<file>[\w.]+\.pt)` \|.*\| [\d.]+% / (?P<test>[\d.]+)% \| `(?P<fp>[0-9a-f]{16})` \|$"
+)
 
 
 def readme_rows() -> list[dict]:

@@ -77,6 +77,11 @@ def test_quantize_table_resumes(cli, tmp_path, trained):
     again = cli(*args)
     assert again.exit_code == 0 and "seed 0:" not in again.output  # every row was already there
     assert (tmp_path / "t_runs.csv").read_text().splitlines() == runs
+    protocols = json.loads((tmp_path / "t_runs_protocols.json").read_text())
+    assert [p["settings"]["finetune_steps"] for p in protocols.values()] == [5]  # smoke profile
+    longer = cli(*args, "--finetune-steps", 7)  # other settings: refused, nothing written
+    assert longer.exit_code == 2 and "different protocol" in longer.output, longer.output
+    assert (tmp_path / "t_runs.csv").read_text().splitlines() == runs
     header, *lines = runs
     column = header.split(",").index("teacher")
     other = [line.split(",") for line in lines]
