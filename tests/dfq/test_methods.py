@@ -1,12 +1,14 @@
 """Each method's distinctive term on small hand-checked cases, and every method on every network family."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from dfq.bn_stats import BNInputStats
 from dfq.finetune import FINETUNES, finetune
-from dfq.methods.ait import changed_fraction, integer_codes, inundation_scale
+from dfq.methods.ait import MAX_SCALE, changed_fraction, integer_codes, inundated_step, inundation_scale
 from dfq.methods.clusterq import ClassCentroids
 from dfq.methods.dsg import lse_weights, slack_hinge
 from dfq.methods.qimera import QimeraGenerator, superposed_labels
@@ -88,6 +90,38 @@ def test_ait_step_changes_at_least_the_threshold_of_integer_codes():
     assert s > 1 and changed_fraction(wrapper, w0, w0 + s * delta) >= 0.1
     assert changed_fraction(wrapper, w0, w0 + (s / 1.1) * delta) < 0.1  # close to the smallest such s
     assert integer_codes(wrapper, w0).max() <= 15
+    assert inundation_scale(wrapper, w0, delta * 1e-9, threshold=0.1) == MAX_SCALE  # capped, not unbounded
+
+
+def ait_layer(lr: float):
+    """A 4-bit linear layer with a gradient of widely varying size, and an Adam optimizer over it."""
+    torch.manual_seed(0)
+    model = quantize_model(nn.Sequential(nn.Linear(32, 16)), QuantSpec(4, 8, keep_first_last_8bit=False))
+    weight = model[0].layer.weight
+    weight.grad = torch.randn_like(weight) * torch.logspace(-3, 0, weight.numel()).view_as(weight)
+    return model, weight, torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def test_ait_inundates_along_the_gradient_not_the_adam_step():
+    model, weight, opt = ait_layer(lr=1e-6)  # Adam's step: ~1e-6 for every weight, changes no code
+    w0, grad = weight.detach().clone(), weight.grad.clone()
+    inundated_step(model, opt, progress=0.0, settings=dfq_profile("quick", ait_threshold=0.05))
+    moved = (weight.detach() - w0).flatten()
+    assert changed_fraction(model[0], w0, weight.detach()) >= 0.05
+    # The step is the negative gradient, enlarged: weights with 1000x the gradient move 1000x as far.
+    assert torch.nn.functional.cosine_similarity(moved, -grad.flatten(), dim=0) > 0.999
+
+
+def test_ait_keeps_an_optimizer_step_that_already_changes_enough_codes():
+    model, weight, opt = ait_layer(lr=0.05)
+    w0 = weight.detach().clone()
+    reference = copy.deepcopy(opt.state_dict()), weight.grad.clone()
+    inundated_step(model, opt, progress=0.0, settings=dfq_profile("quick", ait_threshold=0.05))
+    assert changed_fraction(model[0], w0, weight.detach()) >= 0.05
+    plain = nn.Parameter(w0.clone())
+    plain.grad = reference[1]
+    torch.optim.Adam([plain], lr=0.05).step()
+    assert torch.equal(weight.detach(), plain.detach())  # exactly Adam's own step
 
 
 COMBOS = [
