@@ -1,4 +1,4 @@
-"""What AIT's gradient inundation does to a student during fine-tuning, scored on the *validation* split.
+r"""What AIT's gradient inundation does to a student during fine-tuning, scored on the *validation* split.
 
     .venv/bin/python benchmarks/ait_trajectory.py --checkpoint results/teachers/resnet20.pt \
         --source dsg --bits W2A4 --seed 0 --every 25

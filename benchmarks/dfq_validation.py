@@ -1,7 +1,10 @@
-"""How the DFQ defaults were chosen: variants of one quantization run (W4A4 unless a variant says),
-scored on the *validation* split (never the test split), on the committed default child.
+r"""How the DFQ defaults were chosen: variants of one quantization run (W4A4 unless a variant says),
+scored on the *validation* split (never the test split), on the committed default child or the
+checkpoint given second.
 
     .venv/bin/python benchmarks/dfq_validation.py '[{}, {"spec": {"observer": "ema"}}]'
+    .venv/bin/python benchmarks/dfq_validation.py '[{"source": "zeroq", "bits": "W2A4"}]' \
+        results/teachers/resnet20.pt
     .venv/bin/python benchmarks/dfq_validation.py '[{"source": "real", "ft": "none"},
         {"source": "real", "ft": "none", "spec": {"observer": "ema"}}]'
 
@@ -58,7 +61,7 @@ def main(variants: list[dict], checkpoint: str = "results/teachers/default_child
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+    if len(sys.argv) not in (2, 3) or sys.argv[1] in ("-h", "--help"):
         sys.exit(__doc__)
     torch.set_num_threads(2)
-    main(json.loads(sys.argv[1]))
+    main(json.loads(sys.argv[1]), *sys.argv[2:])
