@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accel_model.files import read_rows
-from dfq.table import ProtocolMismatch, TeacherMismatch, parse_bits, summarize
+from dfq.table import ProtocolMismatch, TeacherMismatch, column_values, parse_bits, summarize
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def teacher_rows(name: str, paths: Sequence[Path]) -> list[dict]:
         ("teacher", TeacherMismatch, "one name is one teacher"),
         ("protocol", ProtocolMismatch, "give each protocol its own NAME"),
     ):
-        seen = sorted({r.get(column) or "(none)" for r in rows})
+        seen = column_values(rows, column)
         if len(seen) > 1:
             raise error(
                 f"{name}: the files hold rows of a different {column} each ({', '.join(seen)}); {fix}"

@@ -121,17 +121,16 @@ def record_protocol(runs: Path, fingerprint: str, record: dict) -> None:
         )
 
 
-def _check_column(rows: list[dict], column: str, value: str) -> list[str] | None:
-    """The values ``column`` takes in ``rows`` when they are not all ``value`` (None when they are)."""
-    seen = sorted({r.get(column) or "(none)" for r in rows})
-    return seen if rows and seen != [value] else None
+def column_values(rows: list[dict], column: str) -> list[str]:
+    """The distinct values ``column`` takes in ``rows``, sorted; a missing one reads ``(none)``."""
+    return sorted({r.get(column) or "(none)" for r in rows})
 
 
 def check_same_teacher(rows: list[dict], fingerprint: str, path: Path) -> None:
     """Every row must name this teacher: rows of a retrained teacher (training is not bit-reproducible
     across machines) must never be averaged with this one's."""
-    seen = _check_column(rows, "teacher", fingerprint)
-    if seen:
+    seen = column_values(rows, "teacher")
+    if rows and seen != [fingerprint]:
         raise TeacherMismatch(
             f"{path} holds rows of teacher {', '.join(seen)}, this checkpoint is {fingerprint}: a different "
             "teacher; write the table elsewhere (--out) or move the old rows away"
@@ -141,8 +140,8 @@ def check_same_teacher(rows: list[dict], fingerprint: str, path: Path) -> None:
 def check_same_protocol(rows: list[dict], fingerprint: str, path: Path) -> None:
     """Every row must come from the same settings: a resumed table with other step counts or quantizer
     options would otherwise average two protocols without a word."""
-    seen = _check_column(rows, "protocol", fingerprint)
-    if seen:
+    seen = column_values(rows, "protocol")
+    if rows and seen != [fingerprint]:
         raise ProtocolMismatch(
             f"{path} holds rows of protocol {', '.join(seen)}, these settings are {fingerprint}: a different "
             f"protocol (profile, --finetune-*, quantizer options; see {protocols_path(path).name}); rerun "

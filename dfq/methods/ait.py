@@ -89,6 +89,8 @@ def inundated_step(
     before = _snapshot(student)
     opt.step()
     threshold = threshold_at(progress, settings)
+    if threshold <= 0:
+        return  # the schedule has ended: the optimizer's step as is
     with torch.no_grad():
         for wrapper, w0 in before.items():
             delta = wrapper.layer.weight - w0
