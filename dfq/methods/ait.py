@@ -86,11 +86,12 @@ def inundated_step(
 ) -> None:
     """The optimizer's step; then every quantized layer whose step changes too few integer codes takes
     an enlarged step along its gradient instead (see the module doc)."""
-    before = _snapshot(student)
-    opt.step()
     threshold = threshold_at(progress, settings)
     if threshold <= 0:
-        return  # the schedule has ended: the optimizer's step as is
+        opt.step()  # the schedule has ended: the optimizer's step as is, no weight snapshot
+        return
+    before = _snapshot(student)
+    opt.step()
     with torch.no_grad():
         for wrapper, w0 in before.items():
             delta = wrapper.layer.weight - w0

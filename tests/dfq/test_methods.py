@@ -169,3 +169,14 @@ def test_every_source_and_finetune_runs_on_cuda(source_name, build_net):
     for name in ("kd", "ait"):
         student, _ = quantize_with_source(teacher, QuantSpec(4, 4), source, name, settings)
         assert all(p.is_cuda for p in student.parameters())
+
+
+def test_ait_takes_the_plain_optimizer_step_once_the_threshold_schedule_has_ended():
+    model, weight, opt = ait_layer(lr=1e-6)  # a step that changes no code: inundated while the schedule runs
+    w0, grad = weight.detach().clone(), weight.grad.clone()
+    inundated_step(model, opt, progress=1.0, settings=dfq_profile("quick", ait_threshold=0.05))
+    assert changed_fraction(model[0], w0, weight.detach()) == 0.0
+    plain = nn.Parameter(w0.clone())
+    plain.grad = grad
+    torch.optim.Adam([plain], lr=1e-6).step()
+    assert torch.equal(weight.detach(), plain.detach())
