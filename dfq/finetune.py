@@ -4,11 +4,14 @@ and, optionally, a replacement for the optimizer step (AIT's gradient inundation
 
 The student stays in eval mode throughout: its BatchNorm layers keep the teacher's running statistics
 (synthetic batches must not overwrite them) while gradients still reach every weight. Fixed schedule
-(Adam, cosine decay, ``finetune_steps`` steps); no checkpoint is selected.
+(Adam, cosine decay, ``finetune_steps`` steps); no checkpoint is selected. With ``act_scale_lr`` > 0 the
+calibrated activation scales are learned too (their own peak rate), then frozen again; with
+``feature_kd_weight`` > 0 the loss adds that times the feature distillation of ``dfq/feature_kd.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from dfq.feature_kd import FeatureMatch
+from dfq.quant_model import learned_activation_scales
 from dfq.settings import DFQSettings
 from dfq.sources import Source
 from nas.device import module_device
@@ -76,6 +81,16 @@ def check_finetune(name: str, source: type[Source]) -> None:
         raise ValueError(f"{name} trains on real labels; source {source.name!r} has none (use kd)")
 
 
+def _optimizer(student: nn.Module, scales: list[nn.Parameter], settings: DFQSettings) -> torch.optim.Adam:
+    """Adam over the student's parameters at ``finetune_lr`` and the learned activation scales (if any)
+    at ``act_scale_lr``; each group's ``peak_lr`` is what the cosine schedule decays."""
+    weights = [p for p in student.parameters() if p.requires_grad and not any(p is q for q in scales)]
+    groups = [{"params": weights, "peak_lr": settings.finetune_lr}]
+    if scales:
+        groups.append({"params": scales, "peak_lr": settings.act_scale_lr})
+    return torch.optim.Adam(groups, lr=settings.finetune_lr)
+
+
 def finetune(
     student: nn.Module,
     teacher: nn.Module,
@@ -92,25 +107,28 @@ def finetune(
         return []
     gen = torch.Generator().manual_seed(seed + 7919)
     device = module_device(student)
-    params = [p for p in student.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=settings.finetune_lr)
     student.eval()
     teacher.eval()
-    history = []
-    steps = settings.finetune_steps
-    for step in tqdm(range(steps), desc=f"fine-tune ({loss_name})", disable=not progress, leave=False):
-        for group in opt.param_groups:
-            group["lr"] = 0.5 * settings.finetune_lr * (1 + math.cos(math.pi * step / steps))
-        images, labels = source.sample(settings.batch_size, gen)
-        images, labels = images.to(device), labels.to(device)
-        with torch.no_grad():
-            teacher_logits = teacher(images)
-        loss = loss_fn(student(images), teacher_logits, labels, settings)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if method.step:
-            method.step(student, opt, step / steps, settings)
-        else:
-            opt.step()
-        history.append(loss.item())
+    history: list[float] = []
+    features = FeatureMatch(student, teacher) if settings.feature_kd_weight > 0 else contextlib.nullcontext()
+    with learned_activation_scales(student, settings.act_scale_lr > 0) as scales, features:
+        opt = _optimizer(student, scales, settings)
+        steps = settings.finetune_steps
+        for step in tqdm(range(steps), desc=f"fine-tune ({loss_name})", disable=not progress, leave=False):
+            for group in opt.param_groups:
+                group["lr"] = 0.5 * group["peak_lr"] * (1 + math.cos(math.pi * step / steps))
+            images, labels = source.sample(settings.batch_size, gen)
+            images, labels = images.to(device), labels.to(device)
+            with torch.no_grad():
+                teacher_logits = teacher(images)
+            loss = loss_fn(student(images), teacher_logits, labels, settings)
+            if settings.feature_kd_weight > 0:
+                loss = loss + settings.feature_kd_weight * features.loss()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if method.step:
+                method.step(student, opt, step / steps, settings)
+            else:
+                opt.step()
+            history.append(loss.item())
     return history

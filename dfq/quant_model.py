@@ -15,12 +15,16 @@ zero gets an unsigned range. Why MSE is the default: on the Fashion-MNIST valida
 the committed default child calibrated on real images gives 89.78% with it against 85.86% with the EMA
 (FP 91.94%; `benchmarks/dfq_validation.py`): a ReLU6 output whose one channel reaches 6 while the others
 stay below 2.5 leaves most channels two or three 4-bit levels under min/max.
+
+Fine-tuning may learn the frozen scales further (``learned_activation_scales``: LSQ's gradient,
+through the straight-through rounding); the integer zero points stay.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,6 +76,8 @@ class ActivationQuantizer(nn.Module):
         self.register_buffer("scale", torch.ones(()))
         self.register_buffer("zero_point", torch.zeros(()))
         self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+        # While fine-tuning learns the range: log of a multiplier of ``scale`` (LSQ-style); None otherwise.
+        self.register_parameter("log_gain", None)
         self.samples: list[torch.Tensor] = []
         self.seen_negative = False
 
@@ -116,7 +122,22 @@ class ActivationQuantizer(nn.Module):
             return x
         if not bool(self.calibrated):
             raise RuntimeError("activation quantizer used before calibration (run dfq.calibrate first)")
-        return fake_quantize(x, self.scale, self.zero_point, self.bits)
+        scale = self.scale if self.log_gain is None else self.scale * self.log_gain.exp()
+        return fake_quantize(x, scale, self.zero_point, self.bits)
+
+    def start_learning_scale(self) -> nn.Parameter:
+        """Make the frozen scale trainable (the integer zero point stays): returns the new parameter."""
+        if not bool(self.calibrated):
+            raise RuntimeError("activation quantizer must be calibrated before its scale is learned")
+        self.log_gain = nn.Parameter(torch.zeros((), device=self.scale.device))
+        return self.log_gain
+
+    @torch.no_grad()
+    def stop_learning_scale(self) -> None:
+        """Fold the learned multiplier into ``scale``: the quantizer is frozen again."""
+        if self.log_gain is not None:
+            self.scale.mul_(self.log_gain.exp())
+            self.log_gain = None
 
 
 class QuantWrapper(nn.Module):
@@ -160,6 +181,18 @@ def quantize_model(model: nn.Module, spec: QuantSpec) -> nn.Module:
 
 def activation_quantizers(model: nn.Module) -> list[ActivationQuantizer]:
     return [m for m in model.modules() if isinstance(m, ActivationQuantizer)]
+
+
+@contextmanager
+def learned_activation_scales(model: nn.Module, enabled: bool) -> Iterator[list[nn.Parameter]]:
+    """While inside, every activation quantizer's scale is a parameter (yielded, for the optimizer);
+    on leaving, the learned scales are folded back into the frozen quantizers. Nothing when disabled."""
+    quantizers = activation_quantizers(model) if enabled else []
+    try:
+        yield [q.start_learning_scale() for q in quantizers]
+    finally:
+        for q in quantizers:
+            q.stop_learning_scale()
 
 
 @torch.no_grad()

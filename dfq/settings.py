@@ -28,6 +28,12 @@ class DFQSettings:
     # Fine-tuning of the quantized student (KD on synthetic data, or QAT on real data).
     finetune_steps: int = 400
     finetune_lr: float = 1e-4
+    # Peak learning rate of the activation scales during fine-tuning (learned in log space, same Adam and
+    # cosine schedule as the weights); 0: the ranges stay as calibrated.
+    act_scale_lr: float = 0.0
+    # Weight of the feature distillation (every quantized layer's output against the teacher's) added to
+    # the fine-tuning loss; 0: none.
+    feature_kd_weight: float = 0.0
     temperature: float = 4.0
     ce_weight: float = 0.0  # weight of CE on the source's labels in KD (GDFQ uses 1)
     # DSG: slack of the per-sample BN hinge = this percentile of the gaps Gaussian inputs produce.
@@ -55,7 +61,7 @@ class DFQSettings:
         if self.qimera_classes < 2:
             raise ValueError(f"qimera_classes must be >= 2, got {self.qimera_classes}")
         for name in ("zeroq_steps", "generator_steps", "finetune_steps", "ce_weight", "bns_weight",
-                     "clusterq_weight", "clusterq_noise"):  # fmt: skip
+                     "clusterq_weight", "clusterq_noise", "act_scale_lr", "feature_kd_weight"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

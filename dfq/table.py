@@ -83,12 +83,22 @@ def teacher_fingerprint(teacher) -> str:
     return digest.hexdigest()[:16]
 
 
+# Settings added after runs files were committed, with the value every earlier run had: recorded only
+# when they differ from it, so that the earlier runs keep their protocol fingerprints.
+SETTINGS_ADDED_LATER = {"act_scale_lr": 0.0, "feature_kd_weight": 0.0}
+
+
 def protocol_record(settings: DFQSettings, spec_overrides: dict | None) -> dict:
     """Everything a run's result depends on beside the teacher, the method, the bit widths and the seed:
     the settings and the quantizer options (the full ``QuantSpec`` less its bit widths)."""
     spec = QuantSpec(**(spec_overrides or {})).to_dict()
+    recorded = {
+        k: v
+        for k, v in settings.to_dict().items()
+        if k not in SETTINGS_ADDED_LATER or v != SETTINGS_ADDED_LATER[k]
+    }
     return {
-        "settings": settings.to_dict(),
+        "settings": recorded,
         "spec": {k: v for k, v in spec.items() if not k.endswith("_bits")},
     }
 

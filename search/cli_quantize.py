@@ -47,6 +47,12 @@ def settings_from_options(profile: str, **overrides):
         return dfq_profile(profile, **overrides)
 
 
+def finetune_overrides(steps, lr, act_scale_lr, feature_kd_weight) -> dict:
+    """The fine-tuning settings the command line sets (None: the profile's)."""
+    return {"finetune_steps": steps, "finetune_lr": lr, "act_scale_lr": act_scale_lr,
+            "feature_kd_weight": feature_kd_weight}  # fmt: skip
+
+
 def common_options(fn):
     """Options shared by ``quantize`` and ``quantize-table``."""
     from dfq.settings import PROFILES
@@ -73,6 +79,18 @@ def common_options(fn):
                 "--finetune-lr",
                 type=click.FloatRange(min=0, min_open=True),
                 help="Override the profile's fine-tuning learning rate (Adam, cosine decay; quick: 1e-4).",
+            ),
+            click.option(
+                "--act-scale-lr",
+                type=click.FloatRange(min=0),
+                help="Also learn the calibrated activation scales while fine-tuning, at this peak learning "
+                "rate (log space, LSQ-style). Default 0: the ranges stay as calibrated.",
+            ),
+            click.option(
+                "--feature-kd-weight",
+                type=click.FloatRange(min=0),
+                help="Add this weight times a feature distillation to the fine-tuning loss: every quantized "
+                "layer's output against the teacher's, normalized by its variance. Default 0: none.",
             ),
             click.option(
                 "--weight-clipping",
@@ -138,9 +156,9 @@ def register(main: click.Group) -> None:
         "--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning."
     )
     @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
-    def quantize(checkpoint, profile, finetune_steps, finetune_lr, weight_clipping, observer,
-                 keep_first_last_8bit, threads, device, data_dir, quiet, source, finetune, w_bits, a_bits,
-                 seed, out, overwrite):  # fmt: skip
+    def quantize(checkpoint, profile, finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight,
+                 weight_clipping, observer, keep_first_last_8bit, threads, device, data_dir, quiet, source,
+                 finetune, w_bits, a_bits, seed, out, overwrite):  # fmt: skip
         """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
         metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
@@ -159,8 +177,7 @@ def register(main: click.Group) -> None:
             check_finetune(finetune, source_cls)
         settings = settings_from_options(
             profile,
-            finetune_steps=finetune_steps,
-            finetune_lr=finetune_lr,
+            **finetune_overrides(finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight),
             ce_weight=source_cls.default_ce_weight,
         )
         spec = QuantSpec(w_bits, a_bits, **spec_options(weight_clipping, observer, keep_first_last_8bit))
@@ -198,14 +215,15 @@ def register(main: click.Group) -> None:
         show_default=True,
         help="Summary CSV (mean and std over seeds); each run goes to <out>_runs.csv, which a rerun resumes.",
     )
-    def quantize_table(checkpoint, profile, finetune_steps, finetune_lr, weight_clipping, observer,
-                       keep_first_last_8bit, threads, device, data_dir, quiet, seeds, out):  # fmt: skip
+    def quantize_table(checkpoint, profile, finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight,
+                       weight_clipping, observer, keep_first_last_8bit, threads, device, data_dir, quiet,
+                       seeds, out):  # fmt: skip
         """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
         QAT as references, over several seeds; resumable."""
         from dfq.table import TABLE_BITS, TABLE_METHODS
 
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        overrides = {"finetune_steps": finetune_steps, "finetune_lr": finetune_lr}
+        overrides = finetune_overrides(finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight)
         run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, overrides, spec, (threads, device),
                           data_dir, quiet, seeds, out)  # fmt: skip
 
@@ -242,6 +260,8 @@ def register(main: click.Group) -> None:
         profile,
         finetune_steps,
         finetune_lr,
+        act_scale_lr,
+        feature_kd_weight,
         weight_clipping,
         observer,
         keep_first_last_8bit,
@@ -272,7 +292,7 @@ def register(main: click.Group) -> None:
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        overrides = {"finetune_steps": finetune_steps, "finetune_lr": finetune_lr}
+        overrides = finetune_overrides(finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight)
         run_table_command(tuple(grid), bits, checkpoint, profile, overrides, spec, (threads, device),
                           data_dir, quiet, seeds, out)  # fmt: skip
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dfq.finetune import check_finetune, finetune, kd_loss
-from dfq.quant_model import QuantSpec, calibrate, quantize_model
+from dfq.quant_model import QuantSpec, activation_quantizers, calibrate, quantize_model
 from dfq.settings import dfq_profile
 from dfq.sources import SourceContext, get_source, make_source
 
@@ -32,3 +32,28 @@ def test_kd_brings_the_w4a4_student_closer_to_the_teacher(child_teacher):
     assert len(history) == 30
     assert sum(history[-5:]) / 5 < sum(history[:5]) / 5
     assert finetune(student, teacher, source, "none", settings) == []
+
+
+@pytest.mark.parametrize("act_scale_lr, moves", [(0.0, False), (1e-2, True)])
+def test_activation_scales_move_only_when_their_rate_is_set(child_teacher, act_scale_lr, moves):
+    teacher = child_teacher
+    settings = dfq_profile("smoke", finetune_steps=5, finetune_lr=1e-3, act_scale_lr=act_scale_lr)
+    source = make_source("noise", teacher, SourceContext((1, 28, 28), 10, settings))
+    student = calibrate(quantize_model(teacher, QuantSpec(4, 4)),
+                        [source.sample(16, torch.Generator().manual_seed(0))[0]])  # fmt: skip
+    before = [float(q.scale) for q in activation_quantizers(student)]
+    finetune(student, teacher, source, "kd", settings)
+    after = [float(q.scale) for q in activation_quantizers(student)]
+    assert (before != after) is moves
+
+
+def test_feature_distillation_adds_to_the_loss(child_teacher):
+    teacher = child_teacher
+    losses = []
+    for weight in (0.0, 1.0):
+        settings = dfq_profile("smoke", finetune_steps=2, feature_kd_weight=weight)
+        source = make_source("noise", teacher, SourceContext((1, 28, 28), 10, settings))
+        student = calibrate(quantize_model(teacher, QuantSpec(3, 3)),
+                            [source.sample(16, torch.Generator().manual_seed(0))[0]])  # fmt: skip
+        losses.append(finetune(student, teacher, source, "kd", settings)[0])
+    assert losses[1] > losses[0] > 0

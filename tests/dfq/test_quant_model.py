@@ -9,6 +9,7 @@ from dfq.quant_model import (
     activation_quantizers,
     calibrate,
     fold_batchnorm,
+    learned_activation_scales,
     quantize_model,
 )
 from dfq.quantizers import sqnr_db
@@ -113,3 +114,26 @@ def test_bad_spec():
         QuantSpec(w_bits=1)
     with pytest.raises(ValueError, match="weight_clipping"):
         QuantSpec(weight_clipping="magic")
+
+
+def test_learned_activation_scales_get_gradients_and_fold_back_into_the_frozen_scale():
+    q = calibrate(quantize_model(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)), QuantSpec(4, 4)),
+                  _batches((4,), batch=8))  # fmt: skip
+    keys = set(q.state_dict())
+    before = [float(a.scale) for a in activation_quantizers(q)]
+    with learned_activation_scales(q, enabled=True) as gains:
+        assert len(gains) == 2 and all(g.requires_grad for g in gains)
+        q(torch.randn(8, 4)).pow(2).sum().backward()
+        assert all(g.grad is not None and g.grad != 0 for g in gains)
+        with torch.no_grad():
+            gains[0].fill_(0.5)  # the first quantizer's scale grows by e^0.5
+    after = [float(a.scale) for a in activation_quantizers(q)]
+    assert after == pytest.approx([before[0] * 1.6487213, before[1]], rel=1e-5)
+    assert all(a.log_gain is None for a in activation_quantizers(q)) and set(q.state_dict()) == keys
+    with learned_activation_scales(q, enabled=False) as gains:
+        assert gains == []
+
+
+def test_a_scale_is_learned_only_after_calibration():
+    with pytest.raises(RuntimeError, match="calibrated before"):
+        ActivationQuantizer(4).start_learning_scale()

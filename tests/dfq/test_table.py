@@ -1,11 +1,12 @@
 import copy
+import json
 
 import pytest
 import torch
 from torch import nn
 
 from accel_model.files import read_rows, runs_path, write_rows
-from dfq.settings import dfq_profile
+from dfq.settings import DFQSettings, dfq_profile
 from dfq.table import (
     ProtocolMismatch,
     TeacherMismatch,
@@ -52,8 +53,21 @@ def test_protocol_fingerprint_follows_the_settings_and_the_quantizer_options():
         protocol_fingerprint(protocol_record(dfq_profile("quick", finetune_lr=3e-4), None)),
         protocol_fingerprint(protocol_record(dfq_profile("smoke"), None)),
         protocol_fingerprint(protocol_record(dfq_profile("quick"), {"observer": "ema"})),
+        protocol_fingerprint(protocol_record(dfq_profile("quick", act_scale_lr=1e-3), None)),
     }
-    assert base not in others and len(others) == 4
+    assert base not in others and len(others) == 5
+
+
+def test_settings_added_later_keep_the_committed_fingerprints():
+    """Every protocol of the committed runs files still fingerprints as recorded there."""
+    from pathlib import Path
+
+    files = sorted(Path("results/tables").glob("*_runs_protocols.json"))
+    assert files
+    for path in files:
+        for fingerprint, record in json.loads(path.read_text()).items():
+            settings = DFQSettings(**record["settings"])
+            assert protocol_fingerprint(protocol_record(settings, record["spec"])) == fingerprint, path
 
 
 def test_a_table_refuses_to_resume_with_other_settings_and_leaves_the_rows_alone(tmp_path):
