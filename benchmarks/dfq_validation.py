@@ -10,9 +10,9 @@ checkpoint given second.
 
 Each variant is a JSON object: ``source`` (default gdfq), ``ft`` (fine-tuning, default kd), ``bits`` (default
 "W4A4"), ``source_settings`` (DFQSettings overrides for the source, e.g. generator_steps), ``settings``
-(overrides for the fine-tuning) and ``spec`` (QuantSpec fields). A source is prepared once per (source,
-overrides), seed 0. Prints one line per variant: validation accuracy of FP and quantized, drop, top-1
-agreement, seconds.
+(overrides for the fine-tuning), ``spec`` (QuantSpec fields) and ``seed`` (default 0; of the source and the
+fine-tuning). A source is prepared once per (source, overrides, seed). Prints one line per variant:
+validation accuracy of FP and quantized, drop, top-1 agreement, seconds.
 """
 
 import json
@@ -31,19 +31,19 @@ from nas.train import load_checkpoint
 from search.cli_util import load_splits
 
 
-def main(variants: list[dict], checkpoint: str = "results/teachers/default_child.pt", seed: int = 0) -> None:
+def main(variants: list[dict], checkpoint: str = "results/teachers/default_child.pt") -> None:
     teacher, meta = load_checkpoint(checkpoint)
     splits = load_splits(None)
     sources: dict[str, tuple] = {}
     for v in variants:
-        name, extra = v.get("source", "gdfq"), v.get("source_settings", {})
-        key = json.dumps([name, extra], sort_keys=True)
+        name, extra, seed = v.get("source", "gdfq"), v.get("source_settings", {}), v.get("seed", 0)
+        key = json.dumps([name, extra, seed], sort_keys=True)
         if key not in sources:
             cls = get_source(name)
             settings = replace(dfq_profile("quick"), ce_weight=cls.default_ce_weight, **extra)
             start = time.perf_counter()
             sources[key] = (cls(teacher, source_context(meta, splits, cls, settings, seed, False)), settings)
-            print(f"prepared {name} {extra} in {time.perf_counter() - start:.0f} s", flush=True)
+            print(f"prepared {name} {extra} seed {seed} in {time.perf_counter() - start:.0f} s", flush=True)
         source, settings = sources[key]
         start = time.perf_counter()
         ((w_bits, a_bits),) = parse_bits(v.get("bits", "W4A4"))
