@@ -11,8 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dfq.hooks import ForwardHooks
 
-class BNHooks:
+
+class BNHooks(ForwardHooks):
     """A forward hook (``_hook``) on every BatchNorm2d of ``model``, or on ``layers``; use as a context
     manager (or call ``remove``) to take them off."""
 
@@ -26,17 +28,6 @@ class BNHooks:
 
     def _hook(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...], _output) -> None:
         raise NotImplementedError
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 class BNStatsLoss(BNHooks):
@@ -72,13 +63,8 @@ class BNInputStats(BNHooks):
     var [N, C], module)`` in forward order, reset by ``take()``. DSG's and ClusterQ's losses use it."""
 
     def __init__(self, model: nn.Module, layers: list[nn.BatchNorm2d] | None = None):
-        self.layers = (
-            layers if layers is not None else [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-        )
-        if not self.layers:
-            raise ValueError("the model has no BatchNorm2d layer: batch-statistics matching needs one")
         self.stats: list[tuple[torch.Tensor, torch.Tensor, nn.BatchNorm2d]] = []
-        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+        super().__init__(model, layers)
 
     def _hook(self, module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...], _output) -> None:
         x = inputs[0]

@@ -13,10 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dfq.hooks import ForwardHooks
 from dfq.quant_model import QuantWrapper
 
 
-class FeatureMatch:
+class FeatureMatch(ForwardHooks):
     def __init__(self, student: nn.Module, teacher: nn.Module):
         names = [name for name, m in student.named_modules() if isinstance(m, QuantWrapper)][:-1]
         if not names:
@@ -46,14 +47,3 @@ class FeatureMatch:
             target = self.teacher_out[name].detach()
             terms.append((self.student_out[name] - target).pow(2).mean() / target.var().clamp_min(1e-8))
         return torch.stack(terms).mean()
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles = []
-
-    def __enter__(self) -> FeatureMatch:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()

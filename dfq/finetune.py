@@ -84,7 +84,8 @@ def check_finetune(name: str, source: type[Source]) -> None:
 def _optimizer(student: nn.Module, scales: list[nn.Parameter], settings: DFQSettings) -> torch.optim.Adam:
     """Adam over the student's parameters at ``finetune_lr`` and the learned activation scales (if any)
     at ``act_scale_lr``; each group's ``peak_lr`` is what the cosine schedule decays."""
-    weights = [p for p in student.parameters() if p.requires_grad and not any(p is q for q in scales)]
+    learned = {id(q) for q in scales}
+    weights = [p for p in student.parameters() if p.requires_grad and id(p) not in learned]
     groups = [{"params": weights, "peak_lr": settings.finetune_lr}]
     if scales:
         groups.append({"params": scales, "peak_lr": settings.act_scale_lr})

@@ -1,5 +1,6 @@
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,8 +61,6 @@ def test_protocol_fingerprint_follows_the_settings_and_the_quantizer_options():
 
 def test_settings_added_later_keep_the_committed_fingerprints():
     """Every protocol of the committed runs files still fingerprints as recorded there."""
-    from pathlib import Path
-
     files = sorted(Path("results/tables").glob("*_runs_protocols.json"))
     assert files
     for path in files:
