@@ -10,9 +10,10 @@ checkpoint given second.
 
 Each variant is a JSON object: ``source`` (default gdfq), ``ft`` (fine-tuning, default kd), ``bits`` (default
 "W4A4"), ``source_settings`` (DFQSettings overrides for the source, e.g. generator_steps), ``settings``
-(overrides for the fine-tuning), ``spec`` (QuantSpec fields) and ``seed`` (default 0; of the source and the
-fine-tuning). A source is prepared once per (source, overrides, seed). Prints one line per variant:
-validation accuracy of FP and quantized, drop, top-1 agreement, seconds.
+(overrides for the fine-tuning), ``spec`` (QuantSpec fields), ``seed`` (default 0; of the source and the
+fine-tuning) and ``every`` (also print the validation drop every that many fine-tuning steps). A source
+is prepared once per (source, overrides, seed). Prints one line per variant: validation accuracy of FP
+and quantized, drop, top-1 agreement, seconds.
 """
 
 import json
@@ -31,9 +32,24 @@ from nas.train import load_checkpoint
 from search.cli_util import load_splits
 
 
+def every_steps(every: int, validate):
+    """The fine-tuning callback that prints the validation drop every ``every`` steps (None for 0)."""
+
+    def on_step(student, step):
+        if step % every == 0:
+            r = validate(student)
+            print(f"  step {step}: val drop {(r['fp_acc'] - r['quant_acc']) * 100:.2f}", flush=True)
+
+    return on_step if every else None
+
+
 def main(variants: list[dict], checkpoint: str = "results/teachers/default_child.pt") -> None:
     teacher, meta = load_checkpoint(checkpoint)
     splits = load_splits(None)
+
+    def validate(student):
+        return compare_with_teacher(student, teacher, splits.x_val, splits.y_val, meta["mean"], meta["std"])
+
     sources: dict[str, tuple] = {}
     for v in variants:
         name, extra, seed = v.get("source", "gdfq"), v.get("source_settings", {}), v.get("seed", 0)
@@ -47,11 +63,12 @@ def main(variants: list[dict], checkpoint: str = "results/teachers/default_child
         source, settings = sources[key]
         start = time.perf_counter()
         ((w_bits, a_bits),) = parse_bits(v.get("bits", "W4A4"))
+        on_step = every_steps(v.get("every", 0), validate)
         student, _ = quantize_with_source(
             teacher, QuantSpec(w_bits, a_bits, **v.get("spec", {})), source, v.get("ft", "kd"),
-            replace(settings, **v.get("settings", {})), seed,
+            replace(settings, **v.get("settings", {})), seed, on_step=on_step,
         )  # fmt: skip
-        r = compare_with_teacher(student, teacher, splits.x_val, splits.y_val, meta["mean"], meta["std"])
+        r = validate(student)
         print(
             f"{json.dumps(v)}: val FP {r['fp_acc'] * 100:.2f} W{w_bits}A{a_bits} {r['quant_acc'] * 100:.2f} "
             f"drop {(r['fp_acc'] - r['quant_acc']) * 100:.2f} agreement {r['top1_agreement'] * 100:.2f} "

@@ -6,7 +6,8 @@ The student stays in eval mode throughout: its BatchNorm layers keep the teacher
 (synthetic batches must not overwrite them) while gradients still reach every weight. Fixed schedule
 (Adam, cosine decay, ``finetune_steps`` steps); no checkpoint is selected. With ``act_scale_lr`` > 0 the
 calibrated activation scales are learned too (their own peak rate), then frozen again; with
-``feature_kd_weight`` > 0 the loss adds that times the feature distillation of ``dfq/feature_kd.py``.
+``feature_kd_weight`` > 0 the loss adds that times the feature distillation of ``dfq/feature_kd.py``;
+with ``freeze_weight_grid`` every layer's weight grid is fixed at the calibrated student's weights first.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dfq.feature_kd import FeatureMatch
-from dfq.quant_model import learned_activation_scales
+from dfq.quant_model import freeze_weight_grids, learned_activation_scales
 from dfq.settings import DFQSettings
 from dfq.sources import Source
 from nas.device import module_device
@@ -100,8 +101,10 @@ def finetune(
     settings: DFQSettings,
     seed: int = 0,
     progress: bool = False,
+    on_step: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Train ``student`` in place for ``settings.finetune_steps`` steps; returns the loss per step."""
+    """Train ``student`` in place for ``settings.finetune_steps`` steps; returns the loss per step.
+    ``on_step(k)`` is called after each step k = 1..steps (e.g. to follow an accuracy)."""
     method = FINETUNES[loss_name]
     loss_fn = method.loss
     if loss_fn is None or settings.finetune_steps == 0:
@@ -111,6 +114,8 @@ def finetune(
     student.eval()
     teacher.eval()
     history: list[float] = []
+    if settings.freeze_weight_grid:
+        freeze_weight_grids(student)
     features = FeatureMatch(student, teacher) if settings.feature_kd_weight > 0 else contextlib.nullcontext()
     with learned_activation_scales(student, settings.act_scale_lr > 0) as scales, features:
         opt = _optimizer(student, scales, settings)
@@ -132,4 +137,6 @@ def finetune(
             else:
                 opt.step()
             history.append(loss.item())
+            if on_step:
+                on_step(step + 1)
     return history

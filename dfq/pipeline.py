@@ -9,6 +9,7 @@ fake-quantized student, ``spec`` (QuantSpec fields), ``teacher`` (the checkpoint
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,10 @@ def quantize_with_source(
     settings: DFQSettings,
     seed: int = 0,
     progress: bool = False,
+    on_step: Callable[[nn.Module, int], None] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """The quantized student and timings/loss facts of the run (source preparation not included)."""
+    """The quantized student and timings/loss facts of the run (source preparation not included).
+    ``on_step(student, k)`` is called after each fine-tuning step k."""
     start = time.perf_counter()
     student = quantize_model(teacher, spec)
     gen = torch.Generator().manual_seed(seed + 104729)
@@ -43,7 +46,8 @@ def quantize_with_source(
     batches = (source.sample(settings.batch_size, gen)[0].to(device) for _ in range(settings.calib_batches))
     calibrate(student, batches)
     calibrated = time.perf_counter()
-    history = finetune(student, teacher, source, finetune_name, settings, seed, progress)
+    callback = (lambda k: on_step(student, k)) if on_step else None
+    history = finetune(student, teacher, source, finetune_name, settings, seed, progress, callback)
     done = time.perf_counter()
     student.eval()
     info = {

@@ -34,6 +34,9 @@ class DFQSettings:
     # Weight of the feature distillation (every quantized layer's output against the teacher's) added to
     # the fine-tuning loss; 0: none.
     feature_kd_weight: float = 0.0
+    # Fix each layer's per-channel weight grid when fine-tuning starts instead of reading it from the
+    # moving weights at every step (``freeze_weight_grids``); the grid is saved with the student.
+    freeze_weight_grid: bool = False
     temperature: float = 4.0
     ce_weight: float = 0.0  # weight of CE on the source's labels in KD (GDFQ uses 1)
     # DSG: slack of the per-sample BN hinge = this percentile of the gaps Gaussian inputs produce.
@@ -58,6 +61,8 @@ class DFQSettings:
         for name in ("dsg_percentile", "clusterq_momentum", "qimera_p", "ait_threshold"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if not isinstance(self.freeze_weight_grid, bool):
+            raise ValueError(f"freeze_weight_grid must be true or false, got {self.freeze_weight_grid!r}")
         if self.qimera_classes < 2:
             raise ValueError(f"qimera_classes must be >= 2, got {self.qimera_classes}")
         for name in ("zeroq_steps", "generator_steps", "finetune_steps", "ce_weight", "bns_weight",

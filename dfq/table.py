@@ -85,7 +85,7 @@ def teacher_fingerprint(teacher) -> str:
 
 # Settings added after runs files were committed, with the value every earlier run had: recorded only
 # when they differ from it, so that the earlier runs keep their protocol fingerprints.
-SETTINGS_ADDED_LATER = {"act_scale_lr": 0.0, "feature_kd_weight": 0.0}
+SETTINGS_ADDED_LATER = {"act_scale_lr": 0.0, "feature_kd_weight": 0.0, "freeze_weight_grid": False}
 
 
 def protocol_record(settings: DFQSettings, spec_overrides: dict | None) -> dict:

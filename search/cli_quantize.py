@@ -47,10 +47,17 @@ def settings_from_options(profile: str, **overrides):
         return dfq_profile(profile, **overrides)
 
 
-def finetune_overrides(steps, lr, act_scale_lr, feature_kd_weight) -> dict:
-    """The fine-tuning settings the command line sets (None: the profile's)."""
-    return {"finetune_steps": steps, "finetune_lr": lr, "act_scale_lr": act_scale_lr,
-            "feature_kd_weight": feature_kd_weight}  # fmt: skip
+FINETUNE_OPTIONS = (
+    "finetune_steps", "finetune_lr", "act_scale_lr", "feature_kd_weight", "freeze_weight_grid"
+)  # fmt: skip
+
+
+def finetune_overrides(tuning: dict) -> dict:
+    """The fine-tuning settings the command line sets, from the commands' ``**tuning`` (None: the
+    profile's; an absent flag is None too)."""
+    overrides = {k: tuning[k] for k in FINETUNE_OPTIONS}
+    overrides["freeze_weight_grid"] = overrides["freeze_weight_grid"] or None
+    return overrides
 
 
 def common_options(fn):
@@ -91,6 +98,12 @@ def common_options(fn):
                 type=click.FloatRange(min=0),
                 help="Add this weight times a feature distillation to the fine-tuning loss: every quantized "
                 "layer's output against the teacher's, normalized by its variance. Default 0: none.",
+            ),
+            click.option(
+                "--freeze-weight-grid",
+                is_flag=True,
+                help="Fix each layer's per-channel weight grid when fine-tuning starts (saved with the "
+                "student) instead of reading it from the moving weights at every step.",
             ),
             click.option(
                 "--weight-clipping",
@@ -156,9 +169,9 @@ def register(main: click.Group) -> None:
         "--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning."
     )
     @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
-    def quantize(checkpoint, profile, finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight,
-                 weight_clipping, observer, keep_first_last_8bit, threads, device, data_dir, quiet, source,
-                 finetune, w_bits, a_bits, seed, out, overwrite):  # fmt: skip
+    def quantize(checkpoint, profile, weight_clipping, observer, keep_first_last_8bit, threads, device,
+                 data_dir, quiet, source, finetune, w_bits, a_bits, seed, out, overwrite,
+                 **tuning):  # fmt: skip
         """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
         metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
@@ -177,7 +190,7 @@ def register(main: click.Group) -> None:
             check_finetune(finetune, source_cls)
         settings = settings_from_options(
             profile,
-            **finetune_overrides(finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight),
+            **finetune_overrides(tuning),
             ce_weight=source_cls.default_ce_weight,
         )
         spec = QuantSpec(w_bits, a_bits, **spec_options(weight_clipping, observer, keep_first_last_8bit))
@@ -215,15 +228,14 @@ def register(main: click.Group) -> None:
         show_default=True,
         help="Summary CSV (mean and std over seeds); each run goes to <out>_runs.csv, which a rerun resumes.",
     )
-    def quantize_table(checkpoint, profile, finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight,
-                       weight_clipping, observer, keep_first_last_8bit, threads, device, data_dir, quiet,
-                       seeds, out):  # fmt: skip
+    def quantize_table(checkpoint, profile, weight_clipping, observer, keep_first_last_8bit, threads, device,
+                       data_dir, quiet, seeds, out, **tuning):  # fmt: skip
         """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
         QAT as references, over several seeds; resumable."""
         from dfq.table import TABLE_BITS, TABLE_METHODS
 
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        overrides = finetune_overrides(finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight)
+        overrides = finetune_overrides(tuning)
         run_table_command(TABLE_METHODS, TABLE_BITS, checkpoint, profile, overrides, spec, (threads, device),
                           data_dir, quiet, seeds, out)  # fmt: skip
 
@@ -258,10 +270,6 @@ def register(main: click.Group) -> None:
     def dfq_table(
         checkpoint,
         profile,
-        finetune_steps,
-        finetune_lr,
-        act_scale_lr,
-        feature_kd_weight,
         weight_clipping,
         observer,
         keep_first_last_8bit,
@@ -274,6 +282,7 @@ def register(main: click.Group) -> None:
         bits_spec,
         seeds,
         out,
+        **tuning,
     ):
         """Every source x fine-tuning x bit width over several seeds (resumable): the method comparison."""
         from dfq.finetune import finetune_names
@@ -292,7 +301,7 @@ def register(main: click.Group) -> None:
                     grid.append(TableMethod(f"{source}+{ft}", source, ft))
             bits = parse_bits(bits_spec)
         spec = spec_options(weight_clipping, observer, keep_first_last_8bit)
-        overrides = finetune_overrides(finetune_steps, finetune_lr, act_scale_lr, feature_kd_weight)
+        overrides = finetune_overrides(tuning)
         run_table_command(tuple(grid), bits, checkpoint, profile, overrides, spec, (threads, device),
                           data_dir, quiet, seeds, out)  # fmt: skip
 

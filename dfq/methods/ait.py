@@ -33,8 +33,9 @@ BISECTIONS = 8
 
 
 def integer_codes(wrapper: QuantWrapper, weight: torch.Tensor) -> torch.Tensor:
-    """The integer code of every weight under the layer's quantizer, at ``weight``'s own range."""
-    scale, zero_point = wrapper.clip(weight, wrapper.w_bits)
+    """The integer code of every weight under the layer's quantizer: on its frozen grid, if it has one,
+    else at ``weight``'s own range."""
+    scale, zero_point = wrapper.weight_grid(weight)
     return quantize(weight, scale, zero_point, wrapper.w_bits)
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dfq.finetune import check_finetune, finetune, kd_loss
-from dfq.quant_model import QuantSpec, activation_quantizers, calibrate, quantize_model
+from dfq.quant_model import QuantSpec, QuantWrapper, activation_quantizers, calibrate, quantize_model
 from dfq.settings import dfq_profile
 from dfq.sources import SourceContext, get_source, make_source
 
@@ -28,8 +28,9 @@ def test_kd_brings_the_w4a4_student_closer_to_the_teacher(child_teacher):
     source = make_source("noise", teacher, SourceContext((1, 28, 28), 10, settings))
     student = quantize_model(teacher, QuantSpec(4, 4))
     calibrate(student, [source.sample(32, torch.Generator().manual_seed(0))[0]])
-    history = finetune(student, teacher, source, "kd", settings)
-    assert len(history) == 30
+    steps = []
+    history = finetune(student, teacher, source, "kd", settings, on_step=steps.append)
+    assert len(history) == 30 and steps == list(range(1, 31))
     assert sum(history[-5:]) / 5 < sum(history[:5]) / 5
     assert finetune(student, teacher, source, "none", settings) == []
 
@@ -57,3 +58,21 @@ def test_feature_distillation_adds_to_the_loss(child_teacher):
                             [source.sample(16, torch.Generator().manual_seed(0))[0]])  # fmt: skip
         losses.append(finetune(student, teacher, source, "kd", settings)[0])
     assert losses[1] > losses[0] > 0
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_the_weight_grid_is_frozen_at_the_calibrated_weights_only_when_asked(child_teacher, freeze):
+    teacher = child_teacher
+    settings = dfq_profile("smoke", finetune_steps=5, finetune_lr=1e-2, freeze_weight_grid=freeze)
+    source = make_source("noise", teacher, SourceContext((1, 28, 28), 10, settings))
+    student = calibrate(quantize_model(teacher, QuantSpec(3, 3)),
+                        [source.sample(16, torch.Generator().manual_seed(0))[0]])  # fmt: skip
+    wrappers = [m for m in student.modules() if isinstance(m, QuantWrapper)]
+    grids = [m.clip(m.layer.weight, m.w_bits)[0].clone() for m in wrappers]
+    finetune(student, teacher, source, "kd", settings)
+    if freeze:
+        assert all(torch.equal(m.weight_scale, g) for m, g in zip(wrappers, grids, strict=True))
+    else:
+        assert all(m.weight_scale is None for m in wrappers)
+    moved = [m.clip(m.layer.weight, m.w_bits)[0] for m in wrappers]  # the weights' own ranges did move
+    assert any(not torch.equal(a, g) for a, g in zip(moved, grids, strict=True))

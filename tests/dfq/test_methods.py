@@ -93,6 +93,18 @@ def test_ait_step_changes_at_least_the_threshold_of_integer_codes():
     assert inundation_scale(wrapper, w0, delta * 1e-9, threshold=0.1) == MAX_SCALE  # capped, not unbounded
 
 
+def test_ait_counts_codes_on_the_frozen_weight_grid():
+    torch.manual_seed(0)
+    model = quantize_model(nn.Sequential(nn.Linear(16, 8)), QuantSpec(4, 8, keep_first_last_8bit=False))
+    wrapper = model[0]
+    w0 = wrapper.layer.weight.detach().clone()
+    wrapper.freeze_weight_grid()
+    # doubling every weight keeps each channel's own codes (its range doubles too) but not the frozen ones
+    assert changed_fraction(wrapper, w0, 2 * w0) > 0.5
+    wrapper.weight_scale = wrapper.weight_zero_point = None
+    assert changed_fraction(wrapper, w0, 2 * w0) == 0.0
+
+
 def ait_layer(lr: float):
     """A 4-bit linear layer with a gradient of widely varying size, and an Adam optimizer over it."""
     torch.manual_seed(0)

@@ -9,6 +9,7 @@ from dfq.quant_model import (
     activation_quantizers,
     calibrate,
     fold_batchnorm,
+    freeze_weight_grids,
     learned_activation_scales,
     quantize_model,
 )
@@ -137,3 +138,41 @@ def test_learned_activation_scales_get_gradients_and_fold_back_into_the_frozen_s
 def test_a_scale_is_learned_only_after_calibration():
     with pytest.raises(RuntimeError, match="calibrated before"):
         ActivationQuantizer(4).start_learning_scale()
+
+
+def _one_layer(w_bits: int = 3) -> QuantWrapper:
+    """A 1 -> 1 linear layer with weights 0, 0.1, ..., 0.7 in one channel (grid step 0.1 at 3 bits)."""
+    layer = nn.Linear(8, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.arange(8.0).view(1, 8) / 10)
+    return QuantWrapper(layer, w_bits, 8, QuantSpec())
+
+
+def test_a_frozen_weight_grid_does_not_follow_the_extreme_weight():
+    moving, frozen = _one_layer(), _one_layer()
+    frozen.freeze_weight_grid()
+    assert frozen.weight_scale.item() == pytest.approx(0.1) and frozen.weight_zero_point.item() == 0
+    for wrapper in (moving, frozen):
+        with torch.no_grad():
+            wrapper.layer.weight[0, 7] = 0.84  # the largest weight moves outward
+    # the moving grid stretches to step 0.12 and re-rounds every weight; the frozen one clips 0.84 to 0.7
+    assert moving.quantized_weight()[0, 1].item() == pytest.approx(0.12)
+    assert frozen.quantized_weight()[0].tolist() == pytest.approx([i / 10 for i in range(8)])
+
+
+def test_a_frozen_weight_grid_is_saved_and_reloaded():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    q = calibrate(quantize_model(model, QuantSpec(3, 3, keep_first_last_8bit=False)), _batches((4,), batch=8))
+    fresh_keys = set(q.state_dict())
+    freeze_weight_grids(q)
+    with torch.no_grad():
+        q[0].layer.weight.mul_(1.5)  # outside the frozen grid: clipped, unlike under a moving grid
+    reloaded = quantize_model(model, QuantSpec(3, 3, keep_first_last_8bit=False))
+    reloaded.load_state_dict(q.state_dict())
+    grid_keys = {f"{i}.weight_{k}" for i in (0, 2) for k in ("scale", "zero_point")}
+    assert set(q.state_dict()) - fresh_keys == grid_keys
+    x = torch.randn(5, 4)
+    assert torch.equal(reloaded(x), q(x))
+    unfrozen = quantize_model(model, QuantSpec(3, 3, keep_first_last_8bit=False))
+    unfrozen.load_state_dict({k: v for k, v in q.state_dict().items() if k in fresh_keys})
+    assert not torch.equal(unfrozen(x), q(x))

@@ -55,8 +55,9 @@ def test_protocol_fingerprint_follows_the_settings_and_the_quantizer_options():
         protocol_fingerprint(protocol_record(dfq_profile("smoke"), None)),
         protocol_fingerprint(protocol_record(dfq_profile("quick"), {"observer": "ema"})),
         protocol_fingerprint(protocol_record(dfq_profile("quick", act_scale_lr=1e-3), None)),
+        protocol_fingerprint(protocol_record(dfq_profile("quick", freeze_weight_grid=True), None)),
     }
-    assert base not in others and len(others) == 5
+    assert base not in others and len(others) == 6
 
 
 def test_settings_added_later_keep_the_committed_fingerprints():

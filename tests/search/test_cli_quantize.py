@@ -43,6 +43,18 @@ def test_quantize_writes_checkpoint_and_metrics(cli, tmp_path, trained, source):
     assert torch.isfinite(model(torch.randn(2, 1, 28, 28))).all()
 
 
+def test_quantize_can_freeze_the_weight_grid_and_saves_it(cli, tmp_path, trained):
+    checkpoint, npz = trained
+    out = tmp_path / "q"
+    result = cli("quantize", "--checkpoint", checkpoint, "--data-dir", npz, "--source", "noise", "--finetune",
+                 "kd", "--w-bits", 3, "--a-bits", 3, "--profile", "smoke", "--freeze-weight-grid",
+                 "--out", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["settings"]["freeze_weight_grid"] is True
+    model, _ = load_quantized(out / "quantized.pt")
+    assert any(k.endswith("weight_scale") for k in model.state_dict())
+
+
 def test_quantize_refuses_bad_input(cli, tmp_path, trained):
     checkpoint, npz = trained
     base = ("quantize", "--data-dir", npz, "--profile", "smoke", "--quiet", "--out", tmp_path / "q")
