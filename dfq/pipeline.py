@@ -2,7 +2,8 @@
 compare with the teacher on held-out images; save and reload the quantized network.
 
 File format (``torch.save`` of a dict, ``weights_only`` loadable): ``format``, ``state_dict`` of the
-fake-quantized student, ``spec`` (QuantSpec fields), ``teacher`` (the checkpoint metadata that
+fake-quantized student (with each layer's ``weight_scale``/``weight_zero_point`` when fine-tuning froze
+its weight grid), ``spec`` (QuantSpec fields), ``teacher`` (the checkpoint metadata that
 ``nas.train.load_checkpoint`` stores: arch, space, input facts) and ``run`` (method, settings, seed).
 """
 
