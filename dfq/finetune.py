@@ -101,10 +101,10 @@ def finetune(
     settings: DFQSettings,
     seed: int = 0,
     progress: bool = False,
-    on_step: Callable[[int], None] | None = None,
+    on_step: Callable[[nn.Module, int], None] | None = None,
 ) -> list[float]:
     """Train ``student`` in place for ``settings.finetune_steps`` steps; returns the loss per step.
-    ``on_step(k)`` is called after each step k = 1..steps (e.g. to follow an accuracy)."""
+    ``on_step(student, k)`` is called after each step k = 1..steps (e.g. to follow an accuracy)."""
     method = FINETUNES[loss_name]
     loss_fn = method.loss
     if loss_fn is None or settings.finetune_steps == 0:
@@ -138,5 +138,5 @@ def finetune(
                 opt.step()
             history.append(loss.item())
             if on_step:
-                on_step(step + 1)
+                on_step(student, step + 1)
     return history

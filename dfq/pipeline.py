@@ -47,8 +47,7 @@ def quantize_with_source(
     batches = (source.sample(settings.batch_size, gen)[0].to(device) for _ in range(settings.calib_batches))
     calibrate(student, batches)
     calibrated = time.perf_counter()
-    callback = (lambda k: on_step(student, k)) if on_step else None
-    history = finetune(student, teacher, source, finetune_name, settings, seed, progress, callback)
+    history = finetune(student, teacher, source, finetune_name, settings, seed, progress, on_step)
     done = time.perf_counter()
     student.eval()
     info = {

@@ -29,7 +29,7 @@ def test_kd_brings_the_w4a4_student_closer_to_the_teacher(child_teacher):
     student = quantize_model(teacher, QuantSpec(4, 4))
     calibrate(student, [source.sample(32, torch.Generator().manual_seed(0))[0]])
     steps = []
-    history = finetune(student, teacher, source, "kd", settings, on_step=steps.append)
+    history = finetune(student, teacher, source, "kd", settings, on_step=lambda _, k: steps.append(k))
     assert len(history) == 30 and steps == list(range(1, 31))
     assert sum(history[-5:]) / 5 < sum(history[:5]) / 5
     assert finetune(student, teacher, source, "none", settings) == []
