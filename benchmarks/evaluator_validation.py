@@ -5,12 +5,12 @@
 Holds out 15% of the training tables' accelerators (the `unseen_accelerators` split of
 `coexplore evaluator train`, seed 0), trains one evaluator per variant on the rest and prints the per-layer
 latency / energy MAPE on the held-out rows: all of them, and those of the ResNet-18, MobileNetV2 and
-ResNet-20 layers. The held-out *report* (`coexplore evaluator report`) is never used here, so design
-choices made with this script do not tune on the test.
+ResNet-20 layers (with their latency MAPE per dataflow). The held-out *report* (`coexplore evaluator
+report`) is never used here, so design choices made with this script do not tune on the test.
 
 Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
-`weight_decay`; defaults here: 1 member, 200 epochs) and `frac`, the fraction of the training rows kept
-(the learning curve). One fit of one member takes about 20 s on one core.
+`weight_decay`, `seed`, which also draws another held-out split; defaults here: 1 member, 200 epochs) and
+`frac`, the fraction of the training rows kept (the learning curve). One fit of one member takes about 20 s on one core.
 """
 
 import json
@@ -50,9 +50,15 @@ def run_variant(samples, space: DesignSpace, variant: dict) -> dict:
         family.setdefault(layer, name)
     out = {"fit_s": round(time.perf_counter() - start), "best_epoch": info["best_epoch"],
            "all": [round(x, 2) for x in ape.mean(0).tolist()]}  # fmt: skip
+    dataflows = [samples.accels[i].dataflow for i in test.tolist()]
+    out["latency_by_dataflow"] = {}
     for name in FAMILIES:
         rows = torch.tensor([family.get(samples.layers[i]) == name for i in test.tolist()])
         out[name] = [round(x, 2) for x in ape[rows].mean(0).tolist()]
+        out["latency_by_dataflow"][name] = {
+            flow: round(float(ape[rows & torch.tensor([d == flow for d in dataflows]), 0].mean()), 2)
+            for flow in space.dataflow
+        }
     return out
 
 

@@ -5,8 +5,11 @@
 
 ZigZag's LOMA picks the temporal mapping with the least energy-delay product among the ones it
 enumerates (`lpf_limit` 4); latency and energy are those of that mapping, so they can jump, and need not
-fall when a resource grows. This is the part of the evaluator's error on large layers that more rows
-of the same kind cannot remove. About 80 s (every point is a fresh simulation; no cache).
+fall when a resource grows. Each row also records the chosen temporal mapping (loops per memory level,
+innermost first). This layer keeps 5 or 6 loop dims temporal on OS, more than `lpf_limit`; LOMA then
+raises the limit to the number of dims and keeps every dim as one whole loop, so a memory level holds a
+dim entirely or not at all. This is the part of the evaluator's error on large layers that more rows of
+the same kind cannot remove. About 80 s (every point is a fresh simulation; no cache).
 """
 
 import argparse
@@ -44,14 +47,15 @@ def main() -> None:
         for value in space.choices(name):
             accel = replace(BASE, **{name: value})
             start = time.perf_counter()
-            cost = sim.simulate(LAYER, accel)
+            cme = sim.evaluate(LAYER, accel)
+            latency, energy = float(cme.latency_total2), float(cme.energy_total)
             ideal = ideal_compute_cycles(LAYER, accel.pe_rows, accel.pe_cols, accel.dataflow)
-            rows.append({"field": name, "value": value, "latency_cycles": cost.latency_cycles,
-                         "ideal_cycles": ideal, "energy_pj": cost.energy_pj,
-                         "seconds": round(time.perf_counter() - start, 2)})  # fmt: skip
-            ratio = cost.latency_cycles / ideal
-            print(f"{name:>9} {value:>4}: latency {cost.latency_cycles:>10.0f} cycles ({ratio:5.2f} x ideal)"
-                  f"  energy {cost.energy_pj:.3e} pJ")  # fmt: skip
+            rows.append({"field": name, "value": value, "latency_cycles": latency, "ideal_cycles": ideal,
+                         "energy_pj": energy, "seconds": round(time.perf_counter() - start, 2),
+                         "temporal_mapping": str(cme.temporal_mapping)})  # fmt: skip
+            print(f"{name:>9} {value:>4}: latency {latency:>10.0f} cycles ({latency / ideal:5.2f} x ideal)"
+                  f"  energy {energy:.3e} pJ\n{'':>15}loops per memory level, innermost first: "
+                  f"{cme.temporal_mapping}")  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"layer": LAYER.to_dict(), "base": BASE.to_dict(), "simulator": sim.settings(),

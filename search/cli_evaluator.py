@@ -70,10 +70,12 @@ def register(main: click.Group) -> None:
     @click.option("--out", default=str(DEFAULT_EVALUATOR), show_default=True, help="Evaluator file (.pt).")
     @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs.")
     @click.option("--hidden", type=click.IntRange(min=4), default=None, help="MLP width.")
+    @click.option("--depth", type=click.IntRange(min=1), default=None, help="Hidden layers per MLP.")
+    @click.option("--members", type=click.IntRange(min=1), default=None, help="MLPs in the ensemble.")
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--splits/--no-splits", default=True, show_default=True,
                   help="Also train and report held-out splits: accelerators, layers, rows.")  # fmt: skip
-    def evaluator_train(datasets, out, epochs, hidden, seed, splits):
+    def evaluator_train(datasets, out, epochs, hidden, depth, members, seed, splits):
         """Train the evaluator on the simulator dataset; write it and a JSON report beside it."""
         from dataclasses import replace
 
@@ -81,7 +83,8 @@ def register(main: click.Group) -> None:
         from accel_model.evaluator_train import EvaluatorSettings, train_evaluator
 
         settings = replace(EvaluatorSettings(), seed=seed)
-        settings = replace(settings, **{k: v for k, v in {"epochs": epochs, "hidden": hidden}.items() if v})
+        chosen = {"epochs": epochs, "hidden": hidden, "depth": depth, "members": members}
+        settings = replace(settings, **{k: v for k, v in chosen.items() if v})
         with bad_input_is_exit_2("--dataset"):
             tables = [_check_dataset(path) for path in datasets]
             model, metadata = train_evaluator(tables, settings, splits=splits)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from accel_model.dataset import read_table, write_table
-from accel_model.evaluator import DEFAULT_EVALUATOR
+from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
 from search.cli_accel import DEFAULT_DATASET
 
 HW = {
@@ -45,9 +45,12 @@ def test_evaluator_train_on_a_small_table(tmp_path, write_json, cli):
     table = tmp_path / "small.csv.gz"
     write_table(table, read_table(DEFAULT_DATASET)[:300])
     out = tmp_path / "ev.pt"
-    result = cli("evaluator", "train", "--dataset", table, "--out", out, "--epochs", 2, "--no-splits")
+    result = cli("evaluator", "train", "--dataset", table, "--out", out, "--epochs", 2, "--depth", 2,
+                 "--members", 2, "--no-splits")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert out.exists() and json.loads(out.with_suffix(".json").read_text())["rows"] > 250
+    model = load_evaluator(out)
+    assert (model.depth, model.n_members, len(model.members)) == (2, 2, 2)
     hw = write_json("h.json", HW)
     assert cli("predict", "--net", "default", "--hw", hw, "--evaluator", out).exit_code == 0
 
