@@ -22,8 +22,10 @@ from torch import nn
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.files import atomic_write_bytes, load_torch_file
 from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
+from accel_model.loop_mapper import MAPPER_FEATURES, mapper_table
 from accel_model.soft_accel import AccelProbs, AccelRelaxation
 from accel_model.space import NUMERIC_FIELDS, DesignSpace
+from accel_model.space_tables import expected_grid, expected_pairs
 from accel_model.technology import DRAM_BITS_PER_CYCLE, DRAM_PJ_PER_64B, GLB_PORT_BITS, mac_energy_pj
 
 ANALYTIC_FEATURES = (
@@ -37,16 +39,24 @@ FORMAT = "coexplore-evaluator-v2"
 
 class CostEvaluator(nn.Module):
     """An ensemble of MLPs over [layer features, accelerator groups + expected normalized fields,
-    analytic features]; each predicts the log residual over the analytic base."""
+    analytic features, and with ``mapper`` the loop mapper's outputs]; each predicts the log residual
+    over the analytic base."""
 
-    def __init__(self, space: DesignSpace | None = None, hidden: int = 128, depth: int = 3, members: int = 1):
+    def __init__(
+        self,
+        space: DesignSpace | None = None,
+        hidden: int = 128,
+        depth: int = 3,
+        members: int = 1,
+        mapper: bool = False,
+    ):
         super().__init__()
         self.space = space or DesignSpace()
         self.relax = AccelRelaxation(self.space)
-        self.hidden, self.depth, self.n_members = hidden, depth, members
+        self.hidden, self.depth, self.n_members, self.mapper = hidden, depth, members, mapper
         self.in_dim = (
             len(LAYER_FEATURES) + sum(self.relax.sizes) + len(NUMERIC_FIELDS) + len(ANALYTIC_FEATURES)
-        )
+        ) + (len(MAPPER_FEATURES) + 2 if mapper else 0)
         self.members = nn.ModuleList([self._mlp(hidden, depth) for _ in range(members)])
         self.register_buffer("feature_mean", torch.zeros(self.in_dim))
         self.register_buffer("feature_std", torch.ones(self.in_dim))
@@ -75,9 +85,29 @@ class CostEvaluator(nn.Module):
             "log_mac_pj": bits @ self.log_mac_pj.to(bits),
         }
 
-    def _assemble(self, lb: LayerBatch, acc: dict[str, torch.Tensor], tables: torch.Tensor, grid: bool):
+    def _mapper_inputs(self, lb: LayerBatch, probs: AccelProbs, grid: bool) -> torch.Tensor | None:
+        """The loop mapper's outputs under ``probs``: ``[N, F]`` (pairs) or ``[L, A, F]`` (grid)."""
+        if not self.mapper:
+            return None
+        if len(lb.layers) != len(lb):
+            raise ValueError("this evaluator needs the layers themselves (build the batch with layer_batch)")
+        unique = list(dict.fromkeys(lb.layers))
+        pos = {layer: i for i, layer in enumerate(unique)}
+        index = torch.tensor([pos[layer] for layer in lb.layers])
+        table = torch.stack([mapper_table(layer, self.space) for layer in unique]).to(probs[0])
+        return expected_grid(table, probs)[index] if grid else expected_pairs(table, index, probs)
+
+    def _assemble(
+        self,
+        lb: LayerBatch,
+        acc: dict[str, torch.Tensor],
+        tables: torch.Tensor,
+        grid: bool,
+        mapper: torch.Tensor | None = None,
+    ):
         """Features and analytic base. Pairs: all ``[N]``; grid: layers ``[L, 1]`` x accels ``[1, A]``;
-        ``tables`` are the expected log tables, ``[N, len(TABLES)]`` or ``[L, A, len(TABLES)]``."""
+        ``tables`` are the expected log tables, ``[N, len(TABLES)]`` or ``[L, A, len(TABLES)]``;
+        ``mapper`` the loop mapper's outputs (``_mapper_inputs``) or None."""
         log_cycles = tables[..., 0]
         lf, log_macs, log_el = lb.feats, lb.log_macs, lb.log_elements
         a = dict(acc)
@@ -98,8 +128,11 @@ class CostEvaluator(nn.Module):
             dim=-1,
         )  # fmt: skip
         shape = analytic.shape[:-1]
-        x = torch.cat([lf.expand(*shape, -1), a["groups"].expand(*shape, -1), analytic], dim=-1)
-        return x, torch.stack([base_lat, base_energy], dim=-1)
+        parts = [lf.expand(*shape, -1), a["groups"].expand(*shape, -1), analytic]
+        if mapper is not None:  # its latency and energy also relative to the analytic base
+            lat, energy = mapper[..., 0] - base_lat, mapper[..., 1] - base_energy
+            parts += [mapper, lat.unsqueeze(-1), energy.unsqueeze(-1)]
+        return torch.cat(parts, dim=-1), torch.stack([base_lat, base_energy], dim=-1)
 
     def member_outputs(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """``[members, ..., 2]``: each ensemble member's prediction (trained independently)."""
@@ -122,7 +155,9 @@ class CostEvaluator(nn.Module):
             "nkrcd,nr,nc,nd->nk", lb.log_tables.to(probs[0]),
             r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
         )  # fmt: skip
-        return self._assemble(lb, self._accel_parts(probs), tables, grid=False)
+        return self._assemble(
+            lb, self._accel_parts(probs), tables, grid=False, mapper=self._mapper_inputs(lb, probs, False)
+        )
 
     def grid(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
         """Every layer on every accelerator: ``[L, A, 2]``."""
@@ -131,7 +166,8 @@ class CostEvaluator(nn.Module):
             "lkrcd,ar,ac,ad->lak", lb.log_tables.to(probs[0]),
             r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
         )  # fmt: skip
-        return self._head(*self._assemble(lb, self._accel_parts(probs), tables, grid=True))
+        mapper = self._mapper_inputs(lb, probs, True)
+        return self._head(*self._assemble(lb, self._accel_parts(probs), tables, grid=True, mapper=mapper))
 
     @torch.no_grad()
     def predict_layers(self, layers: Sequence[LayerShape], accel: Accelerator) -> list[Cost]:
@@ -165,6 +201,7 @@ def save_evaluator(model: CostEvaluator, path: str | Path, metadata: dict[str, A
         "hidden": model.hidden,
         "depth": model.depth,
         "members": model.n_members,
+        "mapper": model.mapper,
         "metadata": metadata,
     }
     atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
@@ -180,7 +217,8 @@ def load_evaluator(path: str | Path = DEFAULT_EVALUATOR) -> CostEvaluator:
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"{path}: not a coexplore evaluator (expected format {FORMAT})")
     space = DesignSpace(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["space"].items()})
-    model = CostEvaluator(space, blob["hidden"], blob["depth"], blob.get("members", 1))
+    shape = blob["hidden"], blob["depth"], blob.get("members", 1), blob.get("mapper", False)
+    model = CostEvaluator(space, *shape)
     model.load_state_dict(blob["state_dict"])
     model.metadata = blob["metadata"]
     return model.eval()

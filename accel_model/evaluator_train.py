@@ -41,6 +41,7 @@ class EvaluatorSettings:
     val_fraction: float = 0.1
     test_fraction: float = 0.15
     seed: int = 0
+    mapper: bool = False  # the loop mapper's outputs as inputs (``accel_model.loop_mapper``)
 
 
 @dataclass
@@ -73,6 +74,12 @@ def load_samples(paths: str | Path | Sequence[str | Path], space: DesignSpace) -
     if not layers:
         raise ValueError(f"{paths}: no successful simulations in the table")
     return Samples(layers, accels, torch.tensor(targets).log())
+
+
+def new_evaluator(space: DesignSpace, settings: EvaluatorSettings) -> CostEvaluator:
+    """An untrained evaluator of the settings' shape, seeded by ``settings.seed``."""
+    torch.manual_seed(settings.seed)
+    return CostEvaluator(space, settings.hidden, settings.depth, settings.members, settings.mapper)
 
 
 def _group_split(keys: list, fraction: float, seed: int) -> torch.Tensor:
@@ -160,8 +167,7 @@ def split_report(
     for name in names:
         split = SPLITS[name]
         held = split(samples, settings.test_fraction, settings.seed)
-        torch.manual_seed(settings.seed)
-        model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
+        model = new_evaluator(space, settings)
         info = fit(model, samples, torch.nonzero(~held).squeeze(1), settings, progress, desc=name)
         report[name] = info | {"test": row_errors(model, samples, torch.nonzero(held).squeeze(1))}
     return report
@@ -179,8 +185,7 @@ def train_evaluator(
     start = time.time()
     samples = load_samples(dataset, space)
     report = split_report(samples, space, settings, progress) if splits else {}
-    torch.manual_seed(settings.seed)
-    model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
+    model = new_evaluator(space, settings)
     info = fit(model, samples, torch.arange(len(samples)), settings, progress, desc="final")
     metadata = {
         "dataset": [str(p) for p in ([dataset] if isinstance(dataset, (str, Path)) else dataset)],

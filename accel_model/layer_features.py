@@ -65,10 +65,12 @@ def _layer_entry(layer: LayerShape, space: DesignSpace) -> tuple[torch.Tensor, t
 
 @dataclass(frozen=True)
 class LayerBatch:
-    """``feats [L, len(LAYER_FEATURES)]``, ``log_tables [L, len(TABLES), rows, cols, dataflows]``."""
+    """``feats [L, len(LAYER_FEATURES)]``, ``log_tables [L, len(TABLES), rows, cols, dataflows]`` and the
+    layers themselves (for inputs tabulated on demand, such as ``loop_mapper``'s)."""
 
     feats: torch.Tensor
     log_tables: torch.Tensor
+    layers: tuple[LayerShape, ...] = ()
 
     def __len__(self) -> int:
         return self.feats.shape[0]
@@ -84,7 +86,9 @@ class LayerBatch:
         return torch.logsumexp(self.feats[:, i : i + 3], dim=1)
 
     def select(self, index: torch.Tensor) -> LayerBatch:
-        return LayerBatch(self.feats[index], self.log_tables[index])
+        picked = torch.as_tensor(index).reshape(-1).tolist()
+        layers = tuple(self.layers[i] for i in picked) if self.layers else ()
+        return LayerBatch(self.feats[index], self.log_tables[index], layers)
 
 
 def layer_batch(layers: Sequence[LayerShape], space: DesignSpace | None = None) -> LayerBatch:
@@ -92,4 +96,6 @@ def layer_batch(layers: Sequence[LayerShape], space: DesignSpace | None = None) 
     if not layers:
         raise ValueError("no layers given")
     entries = [_layer_entry(layer, space) for layer in layers]
-    return LayerBatch(torch.stack([f for f, _ in entries]), torch.stack([c for _, c in entries]))
+    return LayerBatch(
+        torch.stack([f for f, _ in entries]), torch.stack([c for _, c in entries]), tuple(layers)
+    )

@@ -9,8 +9,9 @@ ResNet-20 layers (with their latency MAPE per dataflow). The held-out *report* (
 report`) is never used here, so design choices made with this script do not tune on the test.
 
 Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
-`weight_decay`, `seed`, which also draws another held-out split; defaults here: 1 member, 200 epochs) and
-`frac`, the fraction of the training rows kept (the learning curve). One fit of one member takes about 20 s on one core.
+`weight_decay`, `mapper`, `seed`, which also draws another held-out split; defaults here: 1 member,
+200 epochs) and `frac`, the fraction of the training rows kept (the learning curve). One fit of one
+member takes about 20 s on one core; `mapper` first tabulates the loop mapper for every layer (minutes).
 """
 
 import json
@@ -20,8 +21,14 @@ import time
 import torch
 
 from accel_model.dataset import common_layers
-from accel_model.evaluator import CostEvaluator
-from accel_model.evaluator_train import SPLITS, EvaluatorSettings, fit, load_samples, predict_rows
+from accel_model.evaluator_train import (
+    SPLITS,
+    EvaluatorSettings,
+    fit,
+    load_samples,
+    new_evaluator,
+    predict_rows,
+)
 from accel_model.paths import PACKAGE_DATA
 from accel_model.space import DesignSpace
 
@@ -38,8 +45,7 @@ def run_variant(samples, space: DesignSpace, variant: dict) -> dict:
     if frac < 1:
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(5))
         train = train[order[: int(frac * len(train))]]
-    torch.manual_seed(settings.seed)
-    model = CostEvaluator(space, settings.hidden, settings.depth, settings.members)
+    model = new_evaluator(space, settings)
     start = time.perf_counter()
     info = fit(model, samples, train, settings, progress=False)
     test = torch.nonzero(held).squeeze(1)

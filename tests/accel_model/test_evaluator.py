@@ -17,14 +17,18 @@ from nas.model import build_child
 from nas.space import SearchSpace
 
 SPACE = DesignSpace()
+# a small space holding the accelerators named below, so the loop mapper's tables are quick to build
+SMALL_SPACE = DesignSpace(pe_rows=(8, 14, 16), pe_cols=(8, 12), rf_bytes=(16, 64), glb_kib=(32, 108, 128),
+                          bits=(4, 8))  # fmt: skip
 DEFAULT_DATASET = DEFAULT_EVALUATOR.with_name("zigzag_dataset.csv.gz")
 
 
-@pytest.fixture(scope="module")
-def random_evaluator():
-    """Untrained but with a non-zero head, so every input matters."""
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "mapper"])
+def random_evaluator(request):
+    """Untrained but with a non-zero head, so every input matters; with and without the loop mapper."""
     torch.manual_seed(0)
-    model = CostEvaluator(SPACE, hidden=32, depth=2, members=2)
+    space = SMALL_SPACE if request.param else SPACE
+    model = CostEvaluator(space, hidden=32, depth=2, members=2, mapper=request.param)
     torch.nn.init.normal_(model.members[0][-1].weight, std=0.1)
     return model.eval()
 
@@ -48,15 +52,16 @@ def test_ideal_cycles_by_hand():
 
 def test_vertices_equal_hard_predictions(random_evaluator, template):
     rng = random.Random(0)
-    accels = [SPACE.sample(rng) for _ in range(5)]
+    space = random_evaluator.space
+    accels = [space.sample(rng) for _ in range(5)]
     layers = template.unique_layers[:7]
-    grid = random_evaluator.grid(layer_batch(layers), random_evaluator.relax.hard(accels))
+    grid = random_evaluator.grid(layer_batch(layers, space), random_evaluator.relax.hard(accels))
     for j, accel in enumerate(accels):
         costs = random_evaluator.predict_layers(layers, accel)
         assert torch.allclose(grid[:, j].exp().double(), torch.tensor([[c.latency_cycles, c.energy_pj]
                               for c in costs], dtype=torch.float64), rtol=1e-5)  # fmt: skip
         relax = random_evaluator.relax
-        pairs = random_evaluator.pairs(layer_batch(layers), relax.hard([accel] * len(layers)))
+        pairs = random_evaluator.pairs(layer_batch(layers, space), relax.hard([accel] * len(layers)))
         assert torch.allclose(pairs, grid[:, j], atol=1e-5)
         area = relax.area_mm2(relax.hard([accel]))[0].item()
         assert area == pytest.approx(accelerator_area(accel), rel=1e-6)

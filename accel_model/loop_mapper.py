@@ -1,0 +1,257 @@
+"""An analytic stand-in for ZigZag's temporal mapper (LOMA), tabulated over the whole design space.
+
+ZigZag's latency and energy jump with the accelerator because LOMA orders *whole* loops: it splits each
+temporal loop into prime factors, merges them until at most ``lpf_limit`` (4) are left, but never below
+one factor per loop dim, so a 3x3 conv with 6 temporal dims keeps every dim whole and a memory level
+holds a dim entirely or not at all (``benchmarks/zigzag_smoothness.py`` prints the chosen loops). This
+module replays that structure with a simple cost model, so the evaluator can see where the jumps are:
+
+- loop factors: LOMA's merge rule (the dim with the most factors merges its two smallest);
+- every ordering of the factors, innermost first; each operand's register file takes the longest
+  innermost run whose tile fits (per PE); the global buffer, shared by the three operands, the longest
+  run whose tiles fit together; the rest streams from DRAM;
+- traffic: a tile is refetched once per iteration of the loops above it, except a leading run of loops
+  irrelevant to the operand (the tile stays); partial sums go back up and come down again;
+- latency: the largest of compute cycles, GLB read / write port cycles and DRAM port cycles; energy:
+  MACs + GLB and DRAM accesses (register-file traffic is the same for every ordering, so left out);
+- per accelerator, the ordering with the least latency x energy (LOMA's criterion here).
+
+It is not ZigZag (no stall windows, no double-buffering rules) and is not meant to match it; its outputs
+are inputs of the evaluator network, which learns the rest. ``mapper_tables`` gives, for one layer,
+``MAPPER_FEATURES`` over every accelerator of a ``DesignSpace``: ``[F, *space shape]``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from itertools import permutations
+
+import numpy as np
+import torch
+
+from accel_model.cacti import sram_cost
+from accel_model.domain import LayerShape
+from accel_model.mapping import layer_dims, spatial_operand_words, spatial_unrolling
+from accel_model.space import FIELDS, DesignSpace
+from accel_model.technology import (
+    DRAM_BITS_PER_CYCLE,
+    DRAM_PJ_PER_64B,
+    GLB_PORT_BITS,
+    mac_energy_pj,
+    psum_bits,
+    rf_split_bits,
+)
+
+LPF_LIMIT = 4  # the dataset's LOMA setting
+OPERANDS = ("W", "I", "O")
+RELEVANT = {"W": {"G", "K", "C", "FY", "FX"}, "I": {"B", "G", "C", "OY", "OX", "FY", "FX"},
+            "O": {"B", "G", "K", "OY", "OX"}}  # fmt: skip
+MAPPER_FEATURES = (
+    "log_latency", "log_energy", "log_glb_read_bits", "log_glb_write_bits", "log_dram_bits",
+    "rf_loops_w", "rf_loops_i", "rf_loops_o", "glb_loops", "loops",
+)  # fmt: skip
+
+
+def _prime_factors(n: int) -> list[int]:
+    out, d = [], 2
+    while d * d <= n:
+        while n % d == 0:
+            out.append(d)
+            n //= d
+        d += 1
+    return out + ([n] if n > 1 else [])
+
+
+def loop_factors(temporal: dict[str, int], limit: int = LPF_LIMIT) -> list[tuple[str, int]]:
+    """LOMA's loop prime factors after its merge rule (at least one factor per dim)."""
+    factors = {dim: _prime_factors(size) for dim, size in temporal.items()}
+    limit = max(limit, len(factors))
+    count = sum(len(f) for f in factors.values())
+    while count > limit:
+        dim = max(factors, key=lambda d: len(factors[d]))  # first dim with the most factors
+        f = factors[dim]
+        factors[dim] = sorted([f[0] * f[1], *f[2:]])
+        count -= 1
+    return [(dim, f) for dim, fs in factors.items() for f in fs]
+
+
+def tile_words(operand: str, f: dict[str, int], stride: int) -> int:
+    """Words of one operand's tile spanned by loop sizes ``f`` (inputs with their halo)."""
+    g = f.get
+    if operand == "W":
+        return g("G", 1) * g("K", 1) * g("C", 1) * g("FY", 1) * g("FX", 1)
+    if operand == "O":
+        return g("B", 1) * g("G", 1) * g("K", 1) * g("OY", 1) * g("OX", 1)
+    rows = (g("OY", 1) - 1) * stride + g("FY", 1)
+    cols = (g("OX", 1) - 1) * stride + g("FX", 1)
+    return g("B", 1) * g("G", 1) * g("C", 1) * rows * cols
+
+
+DIMS = ("B", "G", "K", "C", "OY", "OX", "FY", "FX")
+
+
+class _Orderings:
+    """Per-prefix quantities of every distinct ordering of one layer's loop factors under one spatial
+    unrolling: ``[P, n + 1]`` arrays indexed by how many innermost loops a level holds."""
+
+    def __init__(self, factors: list[tuple[str, int]], unrolled: dict[str, int], stride: int):
+        orders = sorted(set(permutations(factors))) or [()]
+        n = len(orders[0])
+        dim_of = np.array([[DIMS.index(d) for d, _ in order] for order in orders], dtype=int).reshape(-1, n)
+        size_of = np.array([[f for _, f in order] for order in orders], dtype=float).reshape(-1, n)
+        self.n = n
+        # loop sizes per dim for every prefix: [P, n + 1, len(DIMS)]
+        grow = np.ones((len(orders), n, len(DIMS)))
+        np.put_along_axis(grow, dim_of[..., None], size_of[..., None], axis=2)
+        cum = np.concatenate([np.ones((len(orders), 1, len(DIMS))), np.cumprod(grow, axis=1)], axis=1)
+        spread = np.array([unrolled.get(d, 1) for d in DIMS], dtype=float)
+        # suffix products of the loop sizes: loops k.. of every ordering
+        suffix = np.concatenate([np.cumprod(size_of[:, ::-1], axis=1)[:, ::-1], np.ones((len(orders), 1))], 1)
+        self.pe, self.array, self.refetch, self.relevant_above = {}, {}, {}, {}
+        for op in OPERANDS:
+            self.pe[op] = _tile_words(op, cum, stride)
+            self.array[op] = _tile_words(op, cum * spread, stride)
+            relevant = np.isin(dim_of, [DIMS.index(d) for d in RELEVANT[op]])  # [P, n]
+            # the first relevant loop at or above each k (n: none): a leading irrelevant run is free
+            first = np.full((len(orders), n + 1), n)
+            for k in range(n - 1, -1, -1):
+                first[:, k] = np.where(relevant[:, k], k, first[:, k + 1])
+            self.refetch[op] = np.take_along_axis(suffix, first, 1)
+            kept = np.where(relevant, size_of, 1.0)
+            self.relevant_above[op] = np.concatenate(
+                [np.cumprod(kept[:, ::-1], axis=1)[:, ::-1], np.ones((len(orders), 1))], 1
+            )
+
+
+def _tile_words(operand: str, f: np.ndarray, stride: int) -> np.ndarray:
+    """``tile_words`` on arrays of loop sizes ``[..., len(DIMS)]``."""
+    g = dict(zip(DIMS, np.moveaxis(f, -1, 0), strict=True))
+    if operand == "W":
+        return g["G"] * g["K"] * g["C"] * g["FY"] * g["FX"]
+    if operand == "O":
+        return g["B"] * g["G"] * g["K"] * g["OY"] * g["OX"]
+    return g["B"] * g["G"] * g["C"] * ((g["OY"] - 1) * stride + g["FY"]) * ((g["OX"] - 1) * stride + g["FX"])
+
+
+def _best_mapping(
+    orderings: _Orderings, spatial_words: dict[str, int], compute: float, macs: int, caps: dict
+) -> np.ndarray:
+    """``[len(MAPPER_FEATURES), C]`` for ``C`` capacity combinations (``caps``: per-combination
+    arrays), each at its least latency x energy ordering."""
+    o = orderings
+    word_bits = {"W": caps["bits"], "I": caps["bits"], "O": caps["psum_bits"]}  # [C]
+    rf_end = {}
+    for op in OPERANDS:  # tiles grow with k, so the fitting prefix is a count
+        fits = o.pe[op][None, :, 1:] <= caps[f"rf_{op}"][:, None, None]
+        rf_end[op] = fits.sum(-1)  # [C, P]
+    ks = np.arange(o.n + 1)
+    need = 0
+    for op in OPERANDS:
+        end = np.maximum(ks[None, None, :], rf_end[op][..., None])  # [C, P, n + 1]
+        need = (
+            need
+            + np.take_along_axis(np.broadcast_to(o.array[op], end.shape), end, -1)
+            * (word_bits[op][:, None, None])
+        )
+    glb_end = np.maximum((need[..., 1:] <= caps["glb_bits"][:, None, None]).sum(-1), 0)  # [C, P]
+    read = np.zeros_like(glb_end, dtype=float)
+    write = np.zeros_like(read)
+    dram = np.zeros_like(read)
+
+    def at(table: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(np.broadcast_to(table, k.shape[:1] + table.shape), k[..., None], -1)[..., 0]
+
+    for op in OPERANDS:
+        bits = word_bits[op][:, None]
+        top = np.maximum(glb_end, rf_end[op])
+        to_array = at(o.pe[op], rf_end[op]) * spatial_words[op] * at(o.refetch[op], rf_end[op]) * bits
+        to_glb = at(o.array[op], top) * at(o.refetch[op], top) * bits
+        if op == "O":  # partial sums: written up every time, read back except on the first pass
+            first_array = at(o.pe[op], rf_end[op]) * spatial_words[op] * at(o.relevant_above[op], rf_end[op])
+            write += to_array
+            read += np.maximum(to_array - first_array * bits, 0)
+            first_glb = at(o.array[op], top) * at(o.relevant_above[op], top) * bits
+            dram += np.maximum(2 * to_glb - first_glb, 0)
+        else:
+            read += to_array
+            write += to_glb
+            dram += to_glb
+    latency = np.maximum.reduce(
+        [np.full_like(read, compute), read / GLB_PORT_BITS, write / GLB_PORT_BITS, dram / DRAM_BITS_PER_CYCLE]
+    )
+    energy = (
+        macs * caps["mac_pj"][:, None]
+        + read / GLB_PORT_BITS * caps["glb_read_pj"][:, None]
+        + write / GLB_PORT_BITS * caps["glb_write_pj"][:, None]
+        + dram / 512 * DRAM_PJ_PER_64B
+    )
+    best = np.argmin(latency * energy, axis=1)[:, None]  # [C, 1]
+
+    def pick(a: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(a, best, 1)[:, 0]
+
+    log = lambda a: np.log(np.maximum(pick(a), 1.0))  # noqa: E731
+    return np.stack([
+        log(latency), log(energy), log(read), log(write), log(dram),
+        pick(rf_end["W"]), pick(rf_end["I"]), pick(rf_end["O"]), pick(glb_end),
+        np.full(best.shape[0], o.n),
+    ]).astype(np.float32)  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _capacities(space: DesignSpace) -> dict[str, np.ndarray]:
+    """Per (rf_bytes, glb_kib, bits) combination, flattened in that order."""
+    out: dict[str, list] = {k: [] for k in
+                            ("rf_W", "rf_I", "rf_O", "glb_bits", "bits", "psum_bits", "mac_pj", "glb_read_pj",
+                             "glb_write_pj")}  # fmt: skip
+    for rf in space.rf_bytes:
+        for glb in space.glb_kib:
+            cost = sram_cost(glb * 1024, GLB_PORT_BITS)
+            for bits in space.bits:
+                split = rf_split_bits(rf, bits)
+                out["rf_W"].append(split["W"] // bits)
+                out["rf_I"].append(split["I"] // bits)
+                out["rf_O"].append(split["O"] // psum_bits(bits))
+                out["glb_bits"].append(glb * 1024 * 8)
+                out["bits"].append(bits)
+                out["psum_bits"].append(psum_bits(bits))
+                out["mac_pj"].append(mac_energy_pj(bits))
+                out["glb_read_pj"].append(cost.read_pj)
+                out["glb_write_pj"].append(cost.write_pj)
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}
+
+
+def mapper_tables(layer: LayerShape, space: DesignSpace) -> np.ndarray:
+    """``MAPPER_FEATURES`` of ``layer`` on every accelerator: ``[F, rows, cols, rf, glb, dataflow, bits]``
+    (the ``FIELDS`` order)."""
+    dims = layer_dims(layer)
+    caps = _capacities(space)
+    n_rf, n_glb, n_bits = len(space.rf_bytes), len(space.glb_kib), len(space.bits)
+    shape = [len(space.choices(name)) for name in FIELDS]
+    out = np.zeros([len(MAPPER_FEATURES), *shape], dtype=np.float32)
+    done: dict[tuple, np.ndarray] = {}
+    for i, rows in enumerate(space.pe_rows):
+        for j, cols in enumerate(space.pe_cols):
+            for d, flow in enumerate(space.dataflow):
+                unrolled: dict[str, int] = {}
+                for entries in spatial_unrolling(layer, rows, cols, flow).values():
+                    for name, factor in entries:
+                        unrolled[name] = unrolled.get(name, 1) * factor
+                key = tuple(sorted(unrolled.items()))
+                if key not in done:
+                    temporal = {k: -(-v // unrolled.get(k, 1)) for k, v in dims.items()}
+                    temporal = {k: v for k, v in temporal.items() if v > 1}
+                    words = dict(zip(OPERANDS, spatial_operand_words(layer, rows, cols, flow), strict=True))
+                    orderings = _Orderings(loop_factors(temporal), unrolled, layer.stride)
+                    compute = float(math.prod(temporal.values()))
+                    done[key] = _best_mapping(orderings, words, compute, layer.macs, caps)
+                table = done[key].reshape(len(MAPPER_FEATURES), n_rf, n_glb, n_bits)
+                out[:, i, j, :, :, d, :] = table
+    return out
+
+
+@lru_cache(maxsize=1024)
+def mapper_table(layer: LayerShape, space: DesignSpace) -> torch.Tensor:
+    """``mapper_tables`` as a float32 tensor, cached per (layer, space)."""
+    return torch.from_numpy(mapper_tables(layer, space))

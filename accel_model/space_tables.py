@@ -1,0 +1,101 @@
+"""Expectations of tables over the whole design space under independent per-field probabilities.
+
+A table ``[U, F, *space shape]`` (one entry per accelerator, ``FIELDS`` order) under ``AccelProbs`` is
+the multilinear extension: sum over accelerators of the table times the product of the fields'
+probabilities. It is differentiable in the probabilities and equals the table entry at a one-hot vertex.
+
+At vertices (what straight-through Gumbel-softmax and hard accelerators give) it is a lookup; its
+gradient is the multilinear one, one field at a time: the table along that field, the others held at
+the vertex. Elsewhere each accelerator's joint probability over the space weights the table, in chunks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from accel_model.soft_accel import AccelProbs
+
+CHUNK = 16
+
+
+def _at_vertices(probs: AccelProbs) -> bool:
+    return all(bool(((p == 0) | (p == 1)).all()) and bool((p.sum(1) == 1).all()) for p in probs)
+
+
+class _GridLookup(torch.autograd.Function):
+    """``table [U, F, *S]`` at vertices ``probs`` (one-hot ``[A, s]`` each): ``[U, A, F]``."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, *probs: torch.Tensor) -> torch.Tensor:
+        idx = [p.argmax(1) for p in probs]
+        ctx.save_for_backward(table, *idx)
+        return table[(slice(None), slice(None), *idx)].permute(0, 2, 1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        table, *idx = ctx.saved_tensors
+        grads = []
+        for f in range(len(idx)):
+            if not ctx.needs_input_grad[1 + f]:
+                grads.append(None)
+                continue
+            rest = idx[:f] + idx[f + 1 :]
+            along = table.movedim(2 + f, 0)[(slice(None), slice(None), slice(None), *rest)]  # [s, U, F, A]
+            grads.append(torch.einsum("vufa,uaf->av", along, grad.to(along)))
+        return (None, *grads)
+
+
+class _PairLookup(torch.autograd.Function):
+    """Row ``index[n]`` of ``table [U, F, *S]`` at vertex ``probs[n]``: ``[N, F]``."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor, *probs: torch.Tensor) -> torch.Tensor:
+        idx = [p.argmax(1) for p in probs]
+        ctx.save_for_backward(table, index, *idx)
+        return table[(index, slice(None), *idx)]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        table, index, *idx = ctx.saved_tensors
+        grads = []
+        for f in range(len(idx)):
+            if not ctx.needs_input_grad[2 + f]:
+                grads.append(None)
+                continue
+            rest = idx[:f] + idx[f + 1 :]
+            along = table.movedim(2 + f, 1)[(index, slice(None), slice(None), *rest)]  # [N, s, F]
+            grads.append(torch.einsum("nvf,nf->nv", along, grad.to(along)))
+        return (None, None, *grads)
+
+
+def _joint(probs: list[torch.Tensor]) -> torch.Tensor:
+    """``[B, prod(s)]``: each row's probability of every accelerator (fields independent)."""
+    joint = probs[0]
+    for p in probs[1:]:
+        joint = (joint.unsqueeze(-1) * p.unsqueeze(1)).reshape(joint.shape[0], -1)
+    return joint
+
+
+def expected_grid(table: torch.Tensor, probs: AccelProbs) -> torch.Tensor:
+    """Every table row under every accelerator of ``probs``: ``[U, A, F]``."""
+    if _at_vertices(probs):
+        return _GridLookup.apply(table, *probs)
+    flat = table.reshape(*table.shape[:2], -1)
+    out = [
+        torch.einsum("ufs,as->uaf", flat, _joint([p[start : start + CHUNK].to(flat) for p in probs]))
+        for start in range(0, probs[0].shape[0], CHUNK)
+    ]
+    return torch.cat(out, dim=1)
+
+
+def expected_pairs(table: torch.Tensor, index: torch.Tensor, probs: AccelProbs) -> torch.Tensor:
+    """Row ``index[n]`` of the table under accelerator ``n`` of ``probs``: ``[N, F]``."""
+    if _at_vertices(probs):
+        return _PairLookup.apply(table, index, *probs)
+    flat = table.reshape(*table.shape[:2], -1)
+    out = []
+    for start in range(0, len(index), CHUNK):
+        rows = slice(start, start + CHUNK)
+        joint = _joint([p[rows].to(flat) for p in probs])
+        out.append(torch.einsum("nfs,ns->nf", flat[index[rows]], joint))
+    return torch.cat(out)

@@ -1,0 +1,121 @@
+import math
+from itertools import permutations
+
+import pytest
+
+from accel_model.cacti import sram_cost
+from accel_model.domain import Accelerator, LayerShape
+from accel_model.loop_mapper import MAPPER_FEATURES, RELEVANT, loop_factors, mapper_table, tile_words
+from accel_model.mapping import layer_dims, spatial_operand_words, spatial_unrolling
+from accel_model.space import FIELDS, DesignSpace
+from accel_model.technology import GLB_PORT_BITS, mac_energy_pj, psum_bits, rf_split_bits
+
+SMALL = DesignSpace(pe_rows=(8, 20), pe_cols=(8, 20), rf_bytes=(16, 256, 512), glb_kib=(32, 256),
+                    bits=(8, 16))  # fmt: skip
+CONV = LayerShape(128, 128, 3, 1, 1, (28, 28))  # benchmarks/zigzag_smoothness.py's layer
+
+
+def test_loma_merge_rule():
+    # more dims than the limit: each dim stays one whole loop
+    dims = {"K": 128, "C": 64, "OY": 2, "OX": 2, "FY": 3, "FX": 3}
+    assert loop_factors(dims) == list(dims.items())
+    # 2^6 and 2^3: the dim with the most factors merges its two smallest, until 4 are left
+    assert loop_factors({"K": 64, "C": 8}) == [("K", 4), ("K", 16), ("C", 2), ("C", 4)]
+    assert loop_factors({"K": 12}) == [("K", 2), ("K", 2), ("K", 3)]
+
+
+def _reference(layer: LayerShape, accel: Accelerator) -> tuple[float, float, float, float, float]:
+    """The same model written loop by loop: every ordering, greedy allocation, least latency x energy."""
+    dims, unrolled = layer_dims(layer), {}
+    for entries in spatial_unrolling(layer, accel.pe_rows, accel.pe_cols, accel.dataflow).values():
+        for name, factor in entries:
+            unrolled[name] = unrolled.get(name, 1) * factor
+    temporal = {d: -(-n // unrolled.get(d, 1)) for d, n in dims.items() if -(-n // unrolled.get(d, 1)) > 1}
+    bits = {"W": accel.bits, "I": accel.bits, "O": psum_bits(accel.bits)}
+    split = rf_split_bits(accel.rf_bytes, accel.bits)
+    words = spatial_operand_words(layer, accel.pe_rows, accel.pe_cols, accel.dataflow)
+    spatial = dict(zip("WIO", words, strict=True))
+    glb = sram_cost(accel.glb_kib * 1024, GLB_PORT_BITS)
+
+    def loops(order, k, base=None):
+        f = dict(base or {})
+        for d, n in order[:k]:
+            f[d] = f.get(d, 1) * n
+        return f
+
+    def above(op, order, k, relevant_only=False):
+        rest = order[k:]
+        if relevant_only:
+            return math.prod(n for d, n in rest if d in RELEVANT[op])
+        while rest and rest[0][0] not in RELEVANT[op]:
+            rest = rest[1:]
+        return math.prod(n for _, n in rest)
+
+    def fits(op, order, k, base, capacity):
+        return tile_words(op, loops(order, k, base), layer.stride) * bits[op] <= capacity
+
+    def glb_bits(order, rf, k):
+        return sum(
+            tile_words(op, loops(order, max(k, rf[op]), unrolled), layer.stride) * bits[op] for op in "WIO"
+        )
+
+    best = None
+    for order in set(permutations(loop_factors(temporal))):
+        rf = {}
+        for op in "WIO":
+            k = 0
+            while k < len(order) and fits(op, order, k + 1, None, split[op] // bits[op] * bits[op]):
+                k += 1
+            rf[op] = k
+        q = 0
+
+        while q < len(order) and glb_bits(order, rf, q + 1) <= accel.glb_kib * 8192:
+            q += 1
+        read = write = dram = 0.0
+        for op in "WIO":
+            top = max(q, rf[op])
+            to_array = tile_words(op, loops(order, rf[op]), layer.stride) * spatial[op] * bits[op]
+            to_glb = tile_words(op, loops(order, top, unrolled), layer.stride) * bits[op]
+            if op == "O":
+                write += to_array * above(op, order, rf[op])
+                read += max(to_array * (above(op, order, rf[op]) - above(op, order, rf[op], True)), 0)
+                dram += max(to_glb * (2 * above(op, order, top) - above(op, order, top, True)), 0)
+            else:
+                read += to_array * above(op, order, rf[op])
+                write += to_glb * above(op, order, top)
+                dram += to_glb * above(op, order, top)
+        latency = max(math.prod(temporal.values()), read / 256, write / 256, dram / 64)
+        energy = layer.macs * mac_energy_pj(accel.bits) + (read * glb.read_pj + write * glb.write_pj) / 256
+        energy += dram / 512 * 1300.0
+        if best is None or latency * energy < best[0]:
+            best = (latency * energy, latency, energy, read, write, dram)
+    return best[1:]
+
+
+LAYERS = [CONV, LayerShape(32, 64, 1, 2, 1, (14, 14)), LayerShape(48, 48, 3, 1, 48, (14, 14))]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_tables_agree_with_a_loop_by_loop_reference(layer):
+    table = mapper_table(layer, SMALL)
+    assert tuple(table.shape) == (len(MAPPER_FEATURES), *(len(SMALL.choices(f)) for f in FIELDS))
+    for accel in [Accelerator(20, 20, 256, 256, "OS", 8), Accelerator(8, 20, 16, 32, "WS", 16),
+                  Accelerator(20, 8, 512, 32, "RS", 8), Accelerator(8, 8, 16, 256, "OS", 16)]:  # fmt: skip
+        index = tuple(SMALL.choices(f).index(getattr(accel, f)) for f in FIELDS)
+        got = table[(slice(None), *index)][:5].double().exp()
+        for value, expected in zip(got.tolist(), _reference(layer, accel), strict=True):
+            assert value == pytest.approx(max(expected, 1.0), rel=1e-4)
+
+
+def test_whole_loops_make_the_jumps_zigzag_makes():
+    """ZigZag (benchmarks/out/zigzag_smoothness.json): 1.63M cycles with a 256 B RF, 0.62M with 512 B
+    (the input RF then holds all 128 input channels), and more cycles at 16-bit than at 8-bit."""
+    table = mapper_table(CONV, SMALL)
+
+    def latency(**fields):
+        accel = {"pe_rows": 20, "pe_cols": 20, "rf_bytes": 256, "glb_kib": 256, "dataflow": "OS", "bits": 8}
+        accel |= fields
+        return table[(0, *(SMALL.choices(f).index(accel[f]) for f in FIELDS))].exp().item()
+
+    assert latency(rf_bytes=512) < 0.6 * latency(rf_bytes=256)
+    assert latency(bits=16) > latency(bits=8)
