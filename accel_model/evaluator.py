@@ -22,10 +22,10 @@ from torch import nn
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.files import atomic_write_bytes, load_torch_file
 from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
-from accel_model.loop_mapper import MAPPER_FEATURES, mapper_table
+from accel_model.loop_mapper import MAPPER_FEATURES, layer_table
 from accel_model.soft_accel import AccelProbs, AccelRelaxation
 from accel_model.space import NUMERIC_FIELDS, DesignSpace
-from accel_model.space_tables import expected_grid, expected_pairs
+from accel_model.space_tables import at_vertices, expected_grid, expected_pairs
 from accel_model.technology import DRAM_BITS_PER_CYCLE, DRAM_PJ_PER_64B, GLB_PORT_BITS, mac_energy_pj
 
 ANALYTIC_FEATURES = (
@@ -94,8 +94,24 @@ class CostEvaluator(nn.Module):
         unique = list(dict.fromkeys(lb.layers))
         pos = {layer: i for i, layer in enumerate(unique)}
         index = torch.tensor([pos[layer] for layer in lb.layers])
-        table = torch.stack([mapper_table(layer, self.space) for layer in unique]).to(probs[0])
+        shapes = self._array_shapes(probs)
+        table = torch.stack([layer_table(layer, self.space).fill(shapes) for layer in unique]).to(probs[0])
         return expected_grid(table, probs)[index] if grid else expected_pairs(table, index, probs)
+
+    def _array_shapes(self, probs: AccelProbs):
+        """The (rows, cols, dataflow) index triples the loop mapper must tabulate for ``probs``: those of
+        the accelerators at vertices (and, when gradients are wanted, each field's other values, which
+        the vertex gradient reads); None (all) for soft probabilities."""
+        if not at_vertices(probs):
+            return None
+        fields = [self.relax.group(probs, name) for name in ("pe_rows", "pe_cols", "dataflow")]
+        vertex = torch.stack([p.argmax(1) for p in fields], dim=1)
+        shapes = [vertex]
+        if any(p.requires_grad for p in fields):
+            for k, p in enumerate(fields):
+                for value in range(p.shape[1]):
+                    shapes.append(vertex.clone().index_fill_(1, torch.tensor([k]), value))
+        return torch.cat(shapes).numpy()
 
     def _assemble(
         self,

@@ -17,8 +17,8 @@ module replays that structure with a simple cost model, so the evaluator can see
 - per accelerator, the ordering with the least latency x energy (LOMA's criterion here).
 
 It is not ZigZag (no stall windows, no double-buffering rules) and is not meant to match it; its outputs
-are inputs of the evaluator network, which learns the rest. ``mapper_tables`` gives, for one layer,
-``MAPPER_FEATURES`` over every accelerator of a ``DesignSpace``: ``[F, *space shape]``.
+are inputs of the evaluator network, which learns the rest. ``layer_table`` gives, for one layer,
+``MAPPER_FEATURES`` over every accelerator of a ``DesignSpace`` (``[F, *space shape]``), filled on demand.
 """
 
 from __future__ import annotations
@@ -145,22 +145,22 @@ def _best_mapping(
     for op in OPERANDS:  # tiles grow with k, so the fitting prefix is a count
         fits = o.pe[op][None, :, 1:] <= caps[f"rf_{op}"][:, None, None]
         rf_end[op] = fits.sum(-1)  # [C, P]
-    ks = np.arange(o.n + 1)
+    rows = np.arange(o.pe["W"].shape[0])[None, :]
+
+    def at(table: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """``table [P, n + 1]`` at prefix ``k [C, P]``."""
+        return table[rows, k]
+
+    ks = np.arange(o.n + 1)[None, None, :]
     need = 0
-    for op in OPERANDS:
-        end = np.maximum(ks[None, None, :], rf_end[op][..., None])  # [C, P, n + 1]
-        need = (
-            need
-            + np.take_along_axis(np.broadcast_to(o.array[op], end.shape), end, -1)
-            * (word_bits[op][:, None, None])
-        )
-    glb_end = np.maximum((need[..., 1:] <= caps["glb_bits"][:, None, None]).sum(-1), 0)  # [C, P]
+    for op in OPERANDS:  # an operand's GLB tile spans at least what its register file holds
+        floor = at(o.array[op], rf_end[op])[..., None]
+        held = np.where(ks >= rf_end[op][..., None], o.array[op][None], floor)
+        need = need + held * word_bits[op][:, None, None]
+    glb_end = (need[..., 1:] <= caps["glb_bits"][:, None, None]).sum(-1)  # [C, P]
     read = np.zeros_like(glb_end, dtype=float)
     write = np.zeros_like(read)
     dram = np.zeros_like(read)
-
-    def at(table: np.ndarray, k: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(np.broadcast_to(table, k.shape[:1] + table.shape), k[..., None], -1)[..., 0]
 
     for op in OPERANDS:
         bits = word_bits[op][:, None]
@@ -222,36 +222,54 @@ def _capacities(space: DesignSpace) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
+class LayerTable:
+    """``MAPPER_FEATURES`` of one layer on every accelerator, ``[F, rows, cols, rf, glb, dataflow, bits]``
+    (the ``FIELDS`` order), filled one array shape (rows, cols, dataflow) at a time, on demand: a lookup
+    on a few accelerators costs a few array shapes, not the whole space."""
+
+    def __init__(self, layer: LayerShape, space: DesignSpace):
+        self.layer, self.space = layer, space
+        shape = [len(space.choices(name)) for name in FIELDS]
+        self.table = torch.zeros([len(MAPPER_FEATURES), *shape])
+        self.filled = np.zeros(shape[:2] + shape[4:5], dtype=bool)  # per (rows, cols, dataflow)
+        self._by_unrolling: dict[tuple, np.ndarray] = {}
+
+    def fill(self, shapes: np.ndarray | None = None) -> torch.Tensor:
+        """Fill ``shapes`` (an index array ``[k, 3]`` of (rows, cols, dataflow); None: all) and return
+        the table."""
+        todo = np.argwhere(~self.filled) if shapes is None else np.unique(shapes, axis=0)
+        space, layer = self.space, self.layer
+        n_rf, n_glb, n_bits = len(space.rf_bytes), len(space.glb_kib), len(space.bits)
+        for i, j, d in todo.tolist():
+            if self.filled[i, j, d]:
+                continue
+            rows, cols, flow = space.pe_rows[i], space.pe_cols[j], space.dataflow[d]
+            unrolled: dict[str, int] = {}
+            for entries in spatial_unrolling(layer, rows, cols, flow).values():
+                for name, factor in entries:
+                    unrolled[name] = unrolled.get(name, 1) * factor
+            key = tuple(sorted(unrolled.items()))
+            if key not in self._by_unrolling:
+                temporal = {k: -(-v // unrolled.get(k, 1)) for k, v in layer_dims(layer).items()}
+                temporal = {k: v for k, v in temporal.items() if v > 1}
+                words = dict(zip(OPERANDS, spatial_operand_words(layer, rows, cols, flow), strict=True))
+                orderings = _Orderings(loop_factors(temporal), unrolled, layer.stride)
+                compute = float(math.prod(temporal.values()))
+                self._by_unrolling[key] = _best_mapping(
+                    orderings, words, compute, layer.macs, _capacities(space)
+                )
+            block = self._by_unrolling[key].reshape(len(MAPPER_FEATURES), n_rf, n_glb, n_bits)
+            self.table[:, i, j, :, :, d, :] = torch.from_numpy(block)
+            self.filled[i, j, d] = True
+        return self.table
+
+
 def mapper_tables(layer: LayerShape, space: DesignSpace) -> np.ndarray:
-    """``MAPPER_FEATURES`` of ``layer`` on every accelerator: ``[F, rows, cols, rf, glb, dataflow, bits]``
-    (the ``FIELDS`` order)."""
-    dims = layer_dims(layer)
-    caps = _capacities(space)
-    n_rf, n_glb, n_bits = len(space.rf_bytes), len(space.glb_kib), len(space.bits)
-    shape = [len(space.choices(name)) for name in FIELDS]
-    out = np.zeros([len(MAPPER_FEATURES), *shape], dtype=np.float32)
-    done: dict[tuple, np.ndarray] = {}
-    for i, rows in enumerate(space.pe_rows):
-        for j, cols in enumerate(space.pe_cols):
-            for d, flow in enumerate(space.dataflow):
-                unrolled: dict[str, int] = {}
-                for entries in spatial_unrolling(layer, rows, cols, flow).values():
-                    for name, factor in entries:
-                        unrolled[name] = unrolled.get(name, 1) * factor
-                key = tuple(sorted(unrolled.items()))
-                if key not in done:
-                    temporal = {k: -(-v // unrolled.get(k, 1)) for k, v in dims.items()}
-                    temporal = {k: v for k, v in temporal.items() if v > 1}
-                    words = dict(zip(OPERANDS, spatial_operand_words(layer, rows, cols, flow), strict=True))
-                    orderings = _Orderings(loop_factors(temporal), unrolled, layer.stride)
-                    compute = float(math.prod(temporal.values()))
-                    done[key] = _best_mapping(orderings, words, compute, layer.macs, caps)
-                table = done[key].reshape(len(MAPPER_FEATURES), n_rf, n_glb, n_bits)
-                out[:, i, j, :, :, d, :] = table
-    return out
+    """The whole ``LayerTable`` of ``layer`` as an array."""
+    return layer_table(layer, space).fill().numpy().copy()
 
 
 @lru_cache(maxsize=1024)
-def mapper_table(layer: LayerShape, space: DesignSpace) -> torch.Tensor:
-    """``mapper_tables`` as a float32 tensor, cached per (layer, space)."""
-    return torch.from_numpy(mapper_tables(layer, space))
+def layer_table(layer: LayerShape, space: DesignSpace) -> LayerTable:
+    """The (lazily filled) table of ``layer``, one per (layer, space) in a process."""
+    return LayerTable(layer, space)

@@ -18,7 +18,8 @@ from accel_model.soft_accel import AccelProbs
 CHUNK = 16
 
 
-def _at_vertices(probs: AccelProbs) -> bool:
+def at_vertices(probs: AccelProbs) -> bool:
+    """Whether every group is one-hot in value (hard, or straight-through)."""
     return all(bool(((p == 0) | (p == 1)).all()) and bool((p.sum(1) == 1).all()) for p in probs)
 
 
@@ -78,7 +79,7 @@ def _joint(probs: list[torch.Tensor]) -> torch.Tensor:
 
 def expected_grid(table: torch.Tensor, probs: AccelProbs) -> torch.Tensor:
     """Every table row under every accelerator of ``probs``: ``[U, A, F]``."""
-    if _at_vertices(probs):
+    if at_vertices(probs):
         return _GridLookup.apply(table, *probs)
     flat = table.reshape(*table.shape[:2], -1)
     out = [
@@ -90,7 +91,7 @@ def expected_grid(table: torch.Tensor, probs: AccelProbs) -> torch.Tensor:
 
 def expected_pairs(table: torch.Tensor, index: torch.Tensor, probs: AccelProbs) -> torch.Tensor:
     """Row ``index[n]`` of the table under accelerator ``n`` of ``probs``: ``[N, F]``."""
-    if _at_vertices(probs):
+    if at_vertices(probs):
         return _PairLookup.apply(table, index, *probs)
     flat = table.reshape(*table.shape[:2], -1)
     out = []

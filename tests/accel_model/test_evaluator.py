@@ -90,6 +90,20 @@ def test_gradients_reach_arch_and_accelerator_probabilities(random_evaluator, te
         assert group.grad is not None and group.grad.abs().sum() > 0
 
 
+def test_straight_through_accelerators_get_gradients(random_evaluator, template):
+    """Hard values with soft gradients (what the hardware generator feeds the evaluator)."""
+    relax = random_evaluator.relax
+    hard = relax.hard([Accelerator(16, 12, 64, 128, "RS", 8)])
+    logits = [torch.zeros_like(p, requires_grad=True) for p in hard]
+    probs = [
+        h + torch.softmax(z, -1) - torch.softmax(z, -1).detach() for h, z in zip(hard, logits, strict=True)
+    ]
+    arch = template.one_hot([SearchSpace().sample_arch(random.Random(4)).ops])
+    cost = expected_cost(random_evaluator, template, arch, probs)
+    (cost["latency_cycles"].log() + cost["energy_pj"].log()).sum().backward()
+    assert all(z.grad is not None and z.grad.abs().sum() > 0 for z in logits)
+
+
 def test_save_load_round_trip_and_bad_files(tmp_path, random_evaluator):
     path = tmp_path / "ev.pt"
     save_evaluator(random_evaluator, path, {"note": "test"})

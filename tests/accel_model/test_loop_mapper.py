@@ -1,11 +1,20 @@
 import math
 from itertools import permutations
 
+import numpy as np
 import pytest
+import torch
 
 from accel_model.cacti import sram_cost
 from accel_model.domain import Accelerator, LayerShape
-from accel_model.loop_mapper import MAPPER_FEATURES, RELEVANT, loop_factors, mapper_table, tile_words
+from accel_model.loop_mapper import (
+    MAPPER_FEATURES,
+    RELEVANT,
+    LayerTable,
+    layer_table,
+    loop_factors,
+    tile_words,
+)
 from accel_model.mapping import layer_dims, spatial_operand_words, spatial_unrolling
 from accel_model.space import FIELDS, DesignSpace
 from accel_model.technology import GLB_PORT_BITS, mac_energy_pj, psum_bits, rf_split_bits
@@ -97,7 +106,7 @@ LAYERS = [CONV, LayerShape(32, 64, 1, 2, 1, (14, 14)), LayerShape(48, 48, 3, 1, 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_tables_agree_with_a_loop_by_loop_reference(layer):
-    table = mapper_table(layer, SMALL)
+    table = layer_table(layer, SMALL).fill()
     assert tuple(table.shape) == (len(MAPPER_FEATURES), *(len(SMALL.choices(f)) for f in FIELDS))
     for accel in [Accelerator(20, 20, 256, 256, "OS", 8), Accelerator(8, 20, 16, 32, "WS", 16),
                   Accelerator(20, 8, 512, 32, "RS", 8), Accelerator(8, 8, 16, 256, "OS", 16)]:  # fmt: skip
@@ -110,7 +119,7 @@ def test_tables_agree_with_a_loop_by_loop_reference(layer):
 def test_whole_loops_make_the_jumps_zigzag_makes():
     """ZigZag (benchmarks/out/zigzag_smoothness.json): 1.63M cycles with a 256 B RF, 0.62M with 512 B
     (the input RF then holds all 128 input channels), and more cycles at 16-bit than at 8-bit."""
-    table = mapper_table(CONV, SMALL)
+    table = layer_table(CONV, SMALL).fill()
 
     def latency(**fields):
         accel = {"pe_rows": 20, "pe_cols": 20, "rf_bytes": 256, "glb_kib": 256, "dataflow": "OS", "bits": 8}
@@ -119,3 +128,12 @@ def test_whole_loops_make_the_jumps_zigzag_makes():
 
     assert latency(rf_bytes=512) < 0.6 * latency(rf_bytes=256)
     assert latency(bits=16) > latency(bits=8)
+
+
+def test_tables_fill_only_the_array_shapes_asked_for():
+    lazy = LayerTable(CONV, SMALL)
+    lazy.fill(np.array([[1, 0, 2], [1, 0, 2]]))
+    assert lazy.filled.sum() == 1
+    full = layer_table(CONV, SMALL).fill()
+    assert torch.equal(lazy.table[:, 1, 0, :, :, 2], full[:, 1, 0, :, :, 2])
+    assert not lazy.table[:, 0, 0].any()
