@@ -32,7 +32,7 @@ METRICS = ("latency", "energy")
 @dataclass(frozen=True)
 class EvaluatorSettings:
     hidden: int = 128
-    depth: int = 3
+    depth: int = 6
     members: int = 5
     epochs: int = 200
     batch_size: int = 256
@@ -41,7 +41,7 @@ class EvaluatorSettings:
     val_fraction: float = 0.1
     test_fraction: float = 0.15
     seed: int = 0
-    mapper: bool = False  # the loop mapper's outputs as inputs (``accel_model.loop_mapper``)
+    mapper: bool = True  # the loop mapper's outputs as inputs (``accel_model.loop_mapper``)
 
 
 @dataclass

@@ -98,8 +98,9 @@ class _Orderings:
     def __init__(self, factors: list[tuple[str, int]], unrolled: dict[str, int], stride: int):
         orders = sorted(set(permutations(factors))) or [()]
         n = len(orders[0])
-        dim_of = np.array([[DIMS.index(d) for d, _ in order] for order in orders], dtype=int).reshape(-1, n)
-        size_of = np.array([[f for _, f in order] for order in orders], dtype=float).reshape(-1, n)
+        dim_of = np.array([[DIMS.index(d) for d, _ in order] for order in orders], dtype=int)
+        size_of = np.array([[f for _, f in order] for order in orders], dtype=float)
+        dim_of, size_of = dim_of.reshape(len(orders), n), size_of.reshape(len(orders), n)
         self.n = n
         # loop sizes per dim for every prefix: [P, n + 1, len(DIMS)]
         grow = np.ones((len(orders), n, len(DIMS)))

@@ -72,7 +72,7 @@ def register(main: click.Group) -> None:
     @click.option("--hidden", type=click.IntRange(min=4), default=None, help="MLP width.")
     @click.option("--depth", type=click.IntRange(min=1), default=None, help="Hidden layers per MLP.")
     @click.option("--members", type=click.IntRange(min=1), default=None, help="MLPs in the ensemble.")
-    @click.option("--mapper/--no-mapper", default=False, show_default=True,
+    @click.option("--mapper/--no-mapper", default=True, show_default=True,
                   help="Also feed the evaluator the loop mapper's outputs (loop_mapper.py).")  # fmt: skip
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--splits/--no-splits", default=True, show_default=True,

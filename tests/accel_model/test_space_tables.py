@@ -1,6 +1,6 @@
 import torch
 
-from accel_model.space_tables import _joint, expected_grid, expected_pairs
+from accel_model.space_tables import _joint, at_vertices, expected_grid, expected_pairs
 
 SIZES = [3, 2, 4, 2, 3, 2]
 
@@ -50,3 +50,12 @@ def test_pairs_are_the_diagonal_of_the_grid_with_the_same_gradients():
     (_multilinear(table, reference)[index, rows] * weights).sum().backward()
     for a, b in zip(lookup, reference, strict=True):
         assert torch.allclose(a.grad, b.grad)
+
+
+def test_straight_through_one_hots_count_as_vertices():
+    hard = [h.float() for h in _one_hot(50, 5)]
+    soft = [torch.softmax(torch.randn(50, s), 1) for s in SIZES]
+    straight = [h + s - s.detach() for h, s in zip(hard, soft, strict=True)]  # as gumbel_straight_through
+    assert not all(torch.equal(a, b) for a, b in zip(straight, hard, strict=True))  # rounding
+    assert at_vertices(straight) and at_vertices(hard) and not at_vertices(soft)
+    assert not at_vertices([torch.ones(2, 3, dtype=torch.float64)] + hard[1:])
