@@ -86,7 +86,11 @@ class LayerBatch:
         return torch.logsumexp(self.feats[:, i : i + 3], dim=1)
 
     def select(self, index: torch.Tensor) -> LayerBatch:
-        picked = torch.as_tensor(index).reshape(-1).tolist()
+        """The layers at ``index`` (positions, or a boolean mask)."""
+        index = torch.as_tensor(index)
+        if index.dtype == torch.bool:
+            index = torch.nonzero(index).reshape(-1)
+        picked = index.reshape(-1).tolist()
         layers = tuple(self.layers[i] for i in picked) if self.layers else ()
         return LayerBatch(self.feats[index], self.log_tables[index], layers)
 
