@@ -54,6 +54,7 @@ class CostEvaluator(nn.Module):
         self.space = space or DesignSpace()
         self.relax = AccelRelaxation(self.space)
         self.hidden, self.depth, self.n_members, self.mapper = hidden, depth, members, mapper
+        self._stacked: dict[tuple, tuple] = {}  # see _stacked_tables
         self.in_dim = (
             len(LAYER_FEATURES) + sum(self.relax.sizes) + len(NUMERIC_FIELDS) + len(ANALYTIC_FEATURES)
         ) + (len(MAPPER_FEATURES) + 2 if mapper else 0)
@@ -94,9 +95,23 @@ class CostEvaluator(nn.Module):
         unique = list(dict.fromkeys(lb.layers))
         pos = {layer: i for i, layer in enumerate(unique)}
         index = torch.tensor([pos[layer] for layer in lb.layers])
-        shapes = self._array_shapes(probs)
-        table = torch.stack([layer_table(layer, self.space).fill(shapes) for layer in unique]).to(probs[0])
+        table = self._stacked_tables(unique, self._array_shapes(probs), probs[0])
         return expected_grid(table, probs)[index] if grid else expected_pairs(table, index, probs)
+
+    def _stacked_tables(self, layers: list[LayerShape], shapes, like: torch.Tensor) -> torch.Tensor:
+        """``[U, F, *space]``: the layers' mapper tables, filled for ``shapes``, as one tensor like ``like``.
+        The stacked copy is kept while no table gains shapes (searches ask for the same layers each step)."""
+        tables = [layer_table(layer, self.space) for layer in layers]
+        for table in tables:
+            table.fill(shapes)
+        key = (tuple(layers), like.dtype, like.device)
+        versions = tuple(table.version for table in tables)
+        cached = self._stacked.get(key)
+        if cached is None or cached[0] != versions:
+            if len(self._stacked) >= 2:
+                self._stacked.clear()
+            cached = self._stacked[key] = (versions, torch.stack([t.table for t in tables]).to(like))
+        return cached[1]
 
     def _array_shapes(self, probs: AccelProbs):
         """The (rows, cols, dataflow) index triples the loop mapper must tabulate for ``probs``: those of

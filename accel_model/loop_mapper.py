@@ -24,6 +24,7 @@ are inputs of the evaluator network, which learns the rest. ``layer_table`` give
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 from itertools import permutations
 
@@ -76,16 +77,15 @@ def loop_factors(temporal: dict[str, int], limit: int = LPF_LIMIT) -> list[tuple
     return [(dim, f) for dim, fs in factors.items() for f in fs]
 
 
-def tile_words(operand: str, f: dict[str, int], stride: int) -> int:
-    """Words of one operand's tile spanned by loop sizes ``f`` (inputs with their halo)."""
-    g = f.get
+def tile_words(operand: str, f: Mapping, stride: int):
+    """Words of one operand's tile spanned by loop sizes ``f`` (dim -> size, ints or arrays; absent
+    dims are 1), inputs with their halo."""
+    g = {d: f.get(d, 1) for d in ("B", "G", "K", "C", "OY", "OX", "FY", "FX")}
     if operand == "W":
-        return g("G", 1) * g("K", 1) * g("C", 1) * g("FY", 1) * g("FX", 1)
+        return g["G"] * g["K"] * g["C"] * g["FY"] * g["FX"]
     if operand == "O":
-        return g("B", 1) * g("G", 1) * g("K", 1) * g("OY", 1) * g("OX", 1)
-    rows = (g("OY", 1) - 1) * stride + g("FY", 1)
-    cols = (g("OX", 1) - 1) * stride + g("FX", 1)
-    return g("B", 1) * g("G", 1) * g("C", 1) * rows * cols
+        return g["B"] * g["G"] * g["K"] * g["OY"] * g["OX"]
+    return g["B"] * g["G"] * g["C"] * ((g["OY"] - 1) * stride + g["FY"]) * ((g["OX"] - 1) * stride + g["FX"])
 
 
 DIMS = ("B", "G", "K", "C", "OY", "OX", "FY", "FX")
@@ -111,8 +111,9 @@ class _Orderings:
         suffix = np.concatenate([np.cumprod(size_of[:, ::-1], axis=1)[:, ::-1], np.ones((len(orders), 1))], 1)
         self.pe, self.array, self.refetch, self.relevant_above = {}, {}, {}, {}
         for op in OPERANDS:
-            self.pe[op] = _tile_words(op, cum, stride)
-            self.array[op] = _tile_words(op, cum * spread, stride)
+            self.pe[op] = tile_words(op, dict(zip(DIMS, np.moveaxis(cum, -1, 0), strict=True)), stride)
+            array = np.moveaxis(cum * spread, -1, 0)
+            self.array[op] = tile_words(op, dict(zip(DIMS, array, strict=True)), stride)
             relevant = np.isin(dim_of, [DIMS.index(d) for d in RELEVANT[op]])  # [P, n]
             # the first relevant loop at or above each k (n: none): a leading irrelevant run is free
             first = np.full((len(orders), n + 1), n)
@@ -123,16 +124,6 @@ class _Orderings:
             self.relevant_above[op] = np.concatenate(
                 [np.cumprod(kept[:, ::-1], axis=1)[:, ::-1], np.ones((len(orders), 1))], 1
             )
-
-
-def _tile_words(operand: str, f: np.ndarray, stride: int) -> np.ndarray:
-    """``tile_words`` on arrays of loop sizes ``[..., len(DIMS)]``."""
-    g = dict(zip(DIMS, np.moveaxis(f, -1, 0), strict=True))
-    if operand == "W":
-        return g["G"] * g["K"] * g["C"] * g["FY"] * g["FX"]
-    if operand == "O":
-        return g["B"] * g["G"] * g["K"] * g["OY"] * g["OX"]
-    return g["B"] * g["G"] * g["C"] * ((g["OY"] - 1) * stride + g["FY"]) * ((g["OX"] - 1) * stride + g["FX"])
 
 
 def _best_mapping(
@@ -233,17 +224,22 @@ class LayerTable:
         shape = [len(space.choices(name)) for name in FIELDS]
         self.table = torch.zeros([len(MAPPER_FEATURES), *shape])
         self.filled = np.zeros(shape[:2] + shape[4:5], dtype=bool)  # per (rows, cols, dataflow)
+        self.version = 0  # grows whenever shapes are filled (lets callers cache copies of the table)
         self._by_unrolling: dict[tuple, np.ndarray] = {}
 
     def fill(self, shapes: np.ndarray | None = None) -> torch.Tensor:
         """Fill ``shapes`` (an index array ``[k, 3]`` of (rows, cols, dataflow); None: all) and return
         the table."""
-        todo = np.argwhere(~self.filled) if shapes is None else np.unique(shapes, axis=0)
+        if shapes is None:
+            todo = np.argwhere(~self.filled)
+        else:  # usually all filled already: check that first, deduplicate only what is left
+            todo = shapes[~self.filled[tuple(np.asarray(shapes).T)]] if len(shapes) else np.empty((0, 3), int)
+            todo = np.unique(todo, axis=0) if len(todo) else todo
+        if len(todo):
+            self.version += 1
         space, layer = self.space, self.layer
         n_rf, n_glb, n_bits = len(space.rf_bytes), len(space.glb_kib), len(space.bits)
         for i, j, d in todo.tolist():
-            if self.filled[i, j, d]:
-                continue
             rows, cols, flow = space.pe_rows[i], space.pe_cols[j], space.dataflow[d]
             unrolled: dict[str, int] = {}
             for entries in spatial_unrolling(layer, rows, cols, flow).values():
@@ -263,11 +259,6 @@ class LayerTable:
             self.table[:, i, j, :, :, d, :] = torch.from_numpy(block)
             self.filled[i, j, d] = True
         return self.table
-
-
-def mapper_tables(layer: LayerShape, space: DesignSpace) -> np.ndarray:
-    """The whole ``LayerTable`` of ``layer`` as an array."""
-    return layer_table(layer, space).fill().numpy().copy()
 
 
 @lru_cache(maxsize=1024)

@@ -101,5 +101,5 @@ class AccelRelaxation:
             u = torch.rand(g.shape, generator=generator, dtype=g.dtype).clamp_(1e-9, 1 - 1e-9)
             soft = F.softmax((g - torch.log(-torch.log(u))) / tau, dim=-1)
             hard = F.one_hot(soft.argmax(dim=-1), g.shape[-1]).to(soft)
-            out.append(hard + soft - soft.detach())
+            out.append(hard + (soft - soft.detach()))  # exactly one-hot in value, soft gradient
         return out

@@ -18,16 +18,30 @@ from accel_model.soft_accel import AccelProbs
 CHUNK = 16
 
 
-VERTEX_TOLERANCE = 1e-6  # straight-through one-hots are (1 - s) + s and 0 - s + s: off by rounding
+# a straight-through one-hot written as hard + soft - soft.detach() is off by rounding
+VERTEX_TOLERANCE = 1e-6
 
 
 def at_vertices(probs: AccelProbs) -> bool:
     """Whether every group is one-hot in value (hard, or straight-through up to rounding)."""
-    tol = VERTEX_TOLERANCE
-    return all(
-        bool(((p.abs() <= tol) | (ones := (p - 1).abs() <= tol)).all()) and bool((ones.sum(1) == 1).all())
-        for p in probs
-    )
+    for p in probs:
+        ones, zeros = (p - 1).abs() <= VERTEX_TOLERANCE, p.abs() <= VERTEX_TOLERANCE
+        if not bool((ones | zeros).all()) or not bool((ones.sum(1) == 1).all()):
+            return False
+    return True
+
+
+def _vertex_grads(needed, idx: list[torch.Tensor], along, equation: str, grad: torch.Tensor) -> list:
+    """Per field, the multilinear gradient at the vertices ``idx``: ``along(f, other fields' indices)``
+    is the table along field ``f`` with the others held, contracted with ``grad`` by ``equation``."""
+    grads = []
+    for f, wanted in enumerate(needed):
+        if not wanted:
+            grads.append(None)
+            continue
+        table = along(f, idx[:f] + idx[f + 1 :])
+        grads.append(torch.einsum(equation, table, grad.to(table)))
+    return grads
 
 
 class _GridLookup(torch.autograd.Function):
@@ -42,15 +56,11 @@ class _GridLookup(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         table, *idx = ctx.saved_tensors
-        grads = []
-        for f in range(len(idx)):
-            if not ctx.needs_input_grad[1 + f]:
-                grads.append(None)
-                continue
-            rest = idx[:f] + idx[f + 1 :]
-            along = table.movedim(2 + f, 0)[(slice(None), slice(None), slice(None), *rest)]  # [s, U, F, A]
-            grads.append(torch.einsum("vufa,uaf->av", along, grad.to(along)))
-        return (None, *grads)
+
+        def along(f, rest):  # [s, U, F, A]
+            return table.movedim(2 + f, 0)[(slice(None), slice(None), slice(None), *rest)]
+
+        return (None, *_vertex_grads(ctx.needs_input_grad[1:], idx, along, "vufa,uaf->av", grad))
 
 
 class _PairLookup(torch.autograd.Function):
@@ -65,15 +75,11 @@ class _PairLookup(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         table, index, *idx = ctx.saved_tensors
-        grads = []
-        for f in range(len(idx)):
-            if not ctx.needs_input_grad[2 + f]:
-                grads.append(None)
-                continue
-            rest = idx[:f] + idx[f + 1 :]
-            along = table.movedim(2 + f, 1)[(index, slice(None), slice(None), *rest)]  # [N, s, F]
-            grads.append(torch.einsum("nvf,nf->nv", along, grad.to(along)))
-        return (None, None, *grads)
+
+        def along(f, rest):  # [N, s, F]
+            return table.movedim(2 + f, 1)[(index, slice(None), slice(None), *rest)]
+
+        return (None, None, *_vertex_grads(ctx.needs_input_grad[2:], idx, along, "nvf,nf->nv", grad))
 
 
 def _joint(probs: list[torch.Tensor]) -> torch.Tensor:

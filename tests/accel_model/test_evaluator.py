@@ -105,6 +105,16 @@ def test_straight_through_accelerators_get_gradients(random_evaluator, template)
     assert all(z.grad is not None and z.grad.abs().sum() > 0 for z in logits)
 
 
+def test_stacked_mapper_tables_follow_newly_filled_shapes(random_evaluator):
+    """The evaluator keeps a stacked copy of the mapper tables; a new accelerator shape must refresh it."""
+    layers = [LayerShape(24, 40, 3, 1, 1, (10, 10)), LayerShape(40, 40, 1, 1, 1, (10, 10))]  # not elsewhere
+    first, second = Accelerator(8, 8, 16, 32, "OS", 4), Accelerator(16, 12, 64, 128, "RS", 8)
+    random_evaluator.predict_layers(layers, first)
+    again = random_evaluator.predict_layers(layers, second)
+    random_evaluator._stacked.clear()
+    assert again == random_evaluator.predict_layers(layers, second)
+
+
 def test_save_load_round_trip_and_bad_files(tmp_path, random_evaluator):
     path = tmp_path / "ev.pt"
     save_evaluator(random_evaluator, path, {"note": "test"})

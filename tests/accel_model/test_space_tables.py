@@ -1,5 +1,6 @@
 import torch
 
+from accel_model.soft_accel import AccelRelaxation
 from accel_model.space_tables import _joint, at_vertices, expected_grid, expected_pairs
 
 SIZES = [3, 2, 4, 2, 3, 2]
@@ -59,3 +60,13 @@ def test_straight_through_one_hots_count_as_vertices():
     assert not all(torch.equal(a, b) for a, b in zip(straight, hard, strict=True))  # rounding
     assert at_vertices(straight) and at_vertices(hard) and not at_vertices(soft)
     assert not at_vertices([torch.ones(2, 3, dtype=torch.float64)] + hard[1:])
+
+
+def test_gumbel_straight_through_is_exactly_one_hot_in_value():
+    relax = AccelRelaxation()
+    g = torch.Generator().manual_seed(0)
+    logits = [torch.randn(50, s, generator=g, requires_grad=True) for s in relax.sizes]
+    probs = relax.gumbel_straight_through(logits, 1.0, g)
+    assert all(bool(((p == 0) | (p == 1)).all()) and bool((p.sum(1) == 1).all()) for p in probs)
+    sum((p * torch.randn_like(p)).sum() for p in probs).backward()
+    assert all(z.grad.abs().sum() > 0 for z in logits)
