@@ -65,6 +65,28 @@ def sample_pairs(
     return out
 
 
+def network_pairs(
+    networks: Sequence[tuple[str, int]],
+    samples: int,
+    seed: int,
+    space: DesignSpace,
+    exclude: Sequence[Accelerator] = (),
+) -> list[tuple[str, LayerShape, Accelerator]]:
+    """``samples`` draws of (uniform distinct layer of the named ``(network, pixels)``s, uniform
+    accelerator of the space outside ``exclude``), tagged with the network's name; a larger
+    ``samples`` extends a smaller one with the same seed."""
+    pool = unique_pool([(name, layer) for name, hw in networks for layer in network_layers(name, hw=hw)])
+    excluded, rng, out = set(exclude), random.Random(seed), []
+    if space.size <= len(excluded):
+        raise ValueError("every accelerator of the space is excluded")
+    while len(out) < samples:
+        source, layer = pool[rng.randrange(len(pool))]
+        accel = space.sample(rng)
+        if accel not in excluded:
+            out.append((source, layer, accel))
+    return out
+
+
 def record_row(source: str, record: Record) -> dict[str, Any]:
     layer, accel, cost = record.layer, record.accel, record.cost
     return {

@@ -6,6 +6,9 @@ one factor per loop dim, so a 3x3 conv with 6 temporal dims keeps every dim whol
 holds a dim entirely or not at all (``benchmarks/zigzag_smoothness.py`` prints the chosen loops). This
 module replays that structure with a simple cost model, so the evaluator can see where the jumps are:
 
+- spatial unrolling as ZigZag runs it: a dim's iterations split evenly over its temporal steps (28
+  output columns on 20 PEs run as 2 steps of 14), and a stride that skips pixels (1x1, stride 2)
+  touches only every other input pixel; both halve some tiles and traffic against the nominal sizes;
 - loop factors: LOMA's merge rule (the dim with the most factors merges its two smallest);
 - every ordering of the factors, innermost first; each operand's register file takes the longest
   innermost run whose tile fits (per PE); the global buffer, shared by the three operands, the longest
@@ -33,7 +36,7 @@ import torch
 
 from accel_model.cacti import sram_cost
 from accel_model.domain import LayerShape
-from accel_model.mapping import layer_dims, spatial_operand_words, spatial_unrolling
+from accel_model.mapping import input_span, layer_dims, spatial_operand_words, unrolled_factors
 from accel_model.space import FIELDS, DesignSpace
 from accel_model.technology import (
     DRAM_BITS_PER_CYCLE,
@@ -85,7 +88,9 @@ def tile_words(operand: str, f: Mapping, stride: int):
         return g["G"] * g["K"] * g["C"] * g["FY"] * g["FX"]
     if operand == "O":
         return g["B"] * g["G"] * g["K"] * g["OY"] * g["OX"]
-    return g["B"] * g["G"] * g["C"] * ((g["OY"] - 1) * stride + g["FY"]) * ((g["OX"] - 1) * stride + g["FX"])
+    return (
+        g["B"] * g["G"] * g["C"] * input_span(g["OY"], g["FY"], stride) * input_span(g["OX"], g["FX"], stride)
+    )
 
 
 DIMS = ("B", "G", "K", "C", "OY", "OX", "FY", "FX")
@@ -109,6 +114,7 @@ class _Orderings:
         spread = np.array([unrolled.get(d, 1) for d in DIMS], dtype=float)
         # suffix products of the loop sizes: loops k.. of every ordering
         suffix = np.concatenate([np.cumprod(size_of[:, ::-1], axis=1)[:, ::-1], np.ones((len(orders), 1))], 1)
+        self.iterations_above = suffix  # loops k.. of every ordering: [P, n + 1]
         self.pe, self.array, self.refetch, self.relevant_above = {}, {}, {}, {}
         for op in OPERANDS:
             self.pe[op] = tile_words(op, dict(zip(DIMS, np.moveaxis(cum, -1, 0), strict=True)), stride)
@@ -132,38 +138,45 @@ def _best_mapping(
     """``[len(MAPPER_FEATURES), C]`` for ``C`` capacity combinations (``caps``: per-combination
     arrays), each at its least latency x energy ordering."""
     o = orderings
-    word_bits = {"W": caps["bits"], "I": caps["bits"], "O": caps["psum_bits"]}  # [C]
+    # word width per prefix [C, P, n + 1]: outputs move as partial sums
+    shape = (len(caps["bits"]), *o.iterations_above.shape)
+    word_bits = {op: np.broadcast_to(caps["bits"][:, None, None], shape) for op in ("W", "I")}
+    word_bits["O"] = np.broadcast_to(caps["psum_bits"][:, None, None], shape)
     rf_end = {}
-    for op in OPERANDS:  # tiles grow with k, so the fitting prefix is a count
-        fits = o.pe[op][None, :, 1:] <= caps[f"rf_{op}"][:, None, None]
-        rf_end[op] = fits.sum(-1)  # [C, P]
+    for op in OPERANDS:  # the leading prefixes whose tiles fit (LOMA stops at the first that does not)
+        fits = o.pe[op][None, :, 1:] * word_bits[op][..., 1:] <= caps[f"rf_{op}_bits"][:, None, None]
+        rf_end[op] = np.cumprod(fits, axis=-1).sum(-1)  # [C, P]
     rows = np.arange(o.pe["W"].shape[0])[None, :]
 
     def at(table: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """``table [P, n + 1]`` at prefix ``k [C, P]``."""
+        """``table [P, n + 1]`` (or ``[C, P, n + 1]``) at prefix ``k [C, P]``."""
+        if table.ndim == 3:
+            return np.take_along_axis(table, k[..., None], -1)[..., 0]
         return table[rows, k]
 
     ks = np.arange(o.n + 1)[None, None, :]
     need = 0
     for op in OPERANDS:  # an operand's GLB tile spans at least what its register file holds
-        floor = at(o.array[op], rf_end[op])[..., None]
-        held = np.where(ks >= rf_end[op][..., None], o.array[op][None], floor)
-        need = need + held * word_bits[op][:, None, None]
-    glb_end = (need[..., 1:] <= caps["glb_bits"][:, None, None]).sum(-1)  # [C, P]
-    read = np.zeros_like(glb_end, dtype=float)
+        floor = at(o.array[op] * word_bits[op], rf_end[op])[..., None]
+        held = np.where(ks >= rf_end[op][..., None], o.array[op][None] * word_bits[op], floor)
+        need = need + held
+    fits = need[..., 1:] <= caps["glb_bits"][:, None, None]
+    glb_end = np.cumprod(fits, axis=-1).sum(-1)  # [C, P]: up to the first prefix that does not fit
+    read = np.zeros(glb_end.shape)
     write = np.zeros_like(read)
     dram = np.zeros_like(read)
 
     for op in OPERANDS:
-        bits = word_bits[op][:, None]
-        top = np.maximum(glb_end, rf_end[op])
-        to_array = at(o.pe[op], rf_end[op]) * spatial_words[op] * at(o.refetch[op], rf_end[op]) * bits
-        to_glb = at(o.array[op], top) * at(o.refetch[op], top) * bits
+        rf = rf_end[op]
+        top = np.maximum(glb_end, rf)
+        bits_rf, bits_top = at(word_bits[op], rf), at(word_bits[op], top)
+        to_array = at(o.pe[op], rf) * spatial_words[op] * at(o.refetch[op], rf) * bits_rf
+        to_glb = at(o.array[op], top) * at(o.refetch[op], top) * bits_top
         if op == "O":  # partial sums: written up every time, read back except on the first pass
-            first_array = at(o.pe[op], rf_end[op]) * spatial_words[op] * at(o.relevant_above[op], rf_end[op])
+            first_array = at(o.pe[op], rf) * spatial_words[op] * at(o.relevant_above[op], rf)
             write += to_array
-            read += np.maximum(to_array - first_array * bits, 0)
-            first_glb = at(o.array[op], top) * at(o.relevant_above[op], top) * bits
+            read += np.maximum(to_array - first_array * bits_rf, 0)
+            first_glb = at(o.array[op], top) * at(o.relevant_above[op], top) * bits_top
             dram += np.maximum(2 * to_glb - first_glb, 0)
         else:
             read += to_array
@@ -195,16 +208,15 @@ def _best_mapping(
 def _capacities(space: DesignSpace) -> dict[str, np.ndarray]:
     """Per (rf_bytes, glb_kib, bits) combination, flattened in that order."""
     out: dict[str, list] = {k: [] for k in
-                            ("rf_W", "rf_I", "rf_O", "glb_bits", "bits", "psum_bits", "mac_pj", "glb_read_pj",
-                             "glb_write_pj")}  # fmt: skip
+                            ("rf_W_bits", "rf_I_bits", "rf_O_bits", "glb_bits", "bits", "psum_bits", "mac_pj",
+                             "glb_read_pj", "glb_write_pj")}  # fmt: skip
     for rf in space.rf_bytes:
         for glb in space.glb_kib:
             cost = sram_cost(glb * 1024, GLB_PORT_BITS)
             for bits in space.bits:
                 split = rf_split_bits(rf, bits)
-                out["rf_W"].append(split["W"] // bits)
-                out["rf_I"].append(split["I"] // bits)
-                out["rf_O"].append(split["O"] // psum_bits(bits))
+                for op in OPERANDS:
+                    out[f"rf_{op}_bits"].append(split[op])
                 out["glb_bits"].append(glb * 1024 * 8)
                 out["bits"].append(bits)
                 out["psum_bits"].append(psum_bits(bits))
@@ -241,15 +253,13 @@ class LayerTable:
         n_rf, n_glb, n_bits = len(space.rf_bytes), len(space.glb_kib), len(space.bits)
         for i, j, d in todo.tolist():
             rows, cols, flow = space.pe_rows[i], space.pe_cols[j], space.dataflow[d]
-            unrolled: dict[str, int] = {}
-            for entries in spatial_unrolling(layer, rows, cols, flow).values():
-                for name, factor in entries:
-                    unrolled[name] = unrolled.get(name, 1) * factor
+            unrolled = unrolled_factors(layer, rows, cols, flow, even=True)
             key = tuple(sorted(unrolled.items()))
             if key not in self._by_unrolling:
-                temporal = {k: -(-v // unrolled.get(k, 1)) for k, v in layer_dims(layer).items()}
+                temporal = {k: math.ceil(v / unrolled[k] - 1e-9) for k, v in layer_dims(layer).items()}
                 temporal = {k: v for k, v in temporal.items() if v > 1}
-                words = dict(zip(OPERANDS, spatial_operand_words(layer, rows, cols, flow), strict=True))
+                words = spatial_operand_words(layer, rows, cols, flow, even=True)
+                words = dict(zip(OPERANDS, words, strict=True))
                 orderings = _Orderings(loop_factors(temporal), unrolled, layer.stride)
                 compute = float(math.prod(temporal.values()))
                 self._by_unrolling[key] = _best_mapping(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from accel_model.domain import LayerShape
 
 # Per dataflow, the layer dims unrolled over D1 (PE rows) and D2 (PE columns), in priority order; each
@@ -62,32 +64,51 @@ def spatial_unrolling(
     return out
 
 
-def ideal_compute_cycles(layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str) -> int:
-    """Cycles of the temporal loops left after spatial unrolling: the latency of a perfect memory
-    system (one MAC per active PE per cycle, partial tiles padded)."""
+def input_span(outputs, taps, stride):
+    """Input pixels along one axis that ``outputs`` output pixels x ``taps`` filter taps touch: a
+    contiguous window with its halo, or, when the stride skips pixels (a 1x1 stride-2 conv), only the
+    touched ones (ints or arrays)."""
+    return np.minimum((outputs - 1) * stride + taps, outputs * taps)
+
+
+def unrolled_factors(
+    layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str, even: bool = False
+) -> dict[str, float]:
+    """Per loop dim, how many PEs its iterations are spread over (1: not unrolled). ``even``: as ZigZag
+    runs it, a dim's iterations split evenly over its temporal steps, so 28 output columns on 20 PEs
+    run as 2 steps of 14 (``size / ceil(size / factor)``, fractional when the split is uneven)."""
     dims = layer_dims(layer)
     unrolled = {name: 1 for name in dims}
     for entries in spatial_unrolling(layer, pe_rows, pe_cols, dataflow).values():
         for name, factor in entries:
             unrolled[name] *= factor
-    return math.prod(math.ceil(size / unrolled[name]) for name, size in dims.items())
+    if even:
+        return {name: dims[name] / math.ceil(dims[name] / u) for name, u in unrolled.items()}
+    return unrolled
+
+
+def ideal_compute_cycles(layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str) -> int:
+    """Cycles of the temporal loops left after spatial unrolling: the latency of a perfect memory
+    system (one MAC per active PE per cycle, partial tiles padded)."""
+    unrolled = unrolled_factors(layer, pe_rows, pe_cols, dataflow)
+    return math.prod(math.ceil(size / unrolled[name]) for name, size in layer_dims(layer).items())
 
 
 def spatial_operand_words(
-    layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str
-) -> tuple[int, int, int]:
+    layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str, even: bool = False
+) -> tuple[float, float, float]:
     """Distinct weight, input and output words the array touches in one step of the temporal loops:
     what the global buffer must feed when the register files give no reuse. Inputs count the halo of
-    unrolled output pixels x filter taps."""
-    dims = layer_dims(layer)
-    u = {name: 1 for name in dims}
-    for entries in spatial_unrolling(layer, pe_rows, pe_cols, dataflow).values():
-        for name, factor in entries:
-            u[name] *= factor
+    unrolled output pixels x filter taps. ``even``: with ZigZag's even split (``unrolled_factors``)."""
+    u = unrolled_factors(layer, pe_rows, pe_cols, dataflow, even)
     s = layer.stride
     weights = u.get("G", 1) * u.get("K", 1) * u.get("C", 1) * u["FY"] * u["FX"]
     inputs = (
-        u["B"] * u.get("G", 1) * u.get("C", 1) * ((u["OY"] - 1) * s + u["FY"]) * ((u["OX"] - 1) * s + u["FX"])
+        u["B"]
+        * u.get("G", 1)
+        * u.get("C", 1)
+        * input_span(u["OY"], u["FY"], s)
+        * input_span(u["OX"], u["FX"], s)
     )
     outputs = u["B"] * u.get("G", 1) * u.get("K", 1) * u["OY"] * u["OX"]
     return weights, inputs, outputs

@@ -32,7 +32,9 @@ from accel_model.evaluator_train import (
 from accel_model.paths import PACKAGE_DATA
 from accel_model.space import DesignSpace
 
-TABLES = [PACKAGE_DATA / "zigzag_dataset.csv.gz", PACKAGE_DATA / "zigzag_refine.csv.gz"]
+TABLES = [
+    PACKAGE_DATA / name for name in ("zigzag_dataset.csv.gz", "zigzag_refine.csv.gz", "zigzag_common.csv.gz")
+]
 FAMILIES = ("resnet18", "mobilenet_v2", "resnet20")
 
 

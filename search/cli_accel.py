@@ -11,9 +11,8 @@ import click
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.space import DesignSpace
 from nas.space import SearchSpace
+from search.cli_dataset import DEFAULT_DATASET, register_dataset_extensions
 from search.cli_util import InputError, bad_input_is_exit_2, parse_arch
-
-DEFAULT_DATASET = Path(__file__).resolve().parent.parent / "accel_model" / "data" / "zigzag_dataset.csv.gz"
 
 
 def read_json(path: str, what: str):
@@ -137,7 +136,7 @@ def register(main: click.Group) -> None:
     def dataset():
         """The simulator dataset the evaluator network learns from."""
 
-    register_refine(dataset)
+    register_dataset_extensions(dataset)
 
     @dataset.command("build")
     @click.option(
@@ -180,32 +179,3 @@ def register(main: click.Group) -> None:
             f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed), "
             f"{prov['simulated_this_run']} simulated in this run"
         )
-
-
-def register_refine(dataset: click.Group) -> None:
-    @dataset.command("refine")
-    @click.option("--evaluator", "evaluator_path", default=None, help="Evaluator file (default: committed).")
-    @click.option("--archs", type=click.IntRange(min=1), default=10, show_default=True)
-    @click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True)
-    @click.option("--seed", type=int, default=11, show_default=True, help="Seed of the random archs.")
-    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-    @click.option("--out", default=str(DEFAULT_DATASET.with_name("zigzag_refine.csv.gz")), show_default=True)
-    def dataset_refine(evaluator_path, archs, top_k, seed, workers, out):
-        """Simulate the evaluator's top accelerators for random archs (edap, latency, energy) with every
-        candidate layer: a targeted extension of the dataset (held-out report accelerators excluded)."""
-        from accel_model.dataset import simulate_table
-        from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
-        from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED, heldout_setup
-        from search.refine import refinement_pairs
-
-        with bad_input_is_exit_2("--evaluator"):
-            evaluator = load_evaluator(evaluator_path or DEFAULT_EVALUATOR)
-        _, heldout = heldout_setup(str(DEFAULT_DATASET), HELDOUT_ACCELS, 1, HELDOUT_SEED)
-        pairs = refinement_pairs(evaluator, archs, top_k, seed, exclude=heldout)
-        command = f"coexplore dataset refine --archs {archs} --top-k {top_k} --seed {seed}"
-        meta = {"kind": "evaluator top-k refinement", "archs": archs, "top_k": top_k, "seed": seed,
-                "excluded": f"the {HELDOUT_ACCELS} held-out accelerators of `coexplore evaluator report` "
-                f"(seed {HELDOUT_SEED})",
-                "rebuild": command}  # fmt: skip
-        prov = simulate_table(out, pairs, meta, workers)
-        click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")

@@ -9,18 +9,18 @@ import click
 
 from accel_model.evaluator import DEFAULT_EVALUATOR
 from search.cli_accel import (
-    DEFAULT_DATASET,
     cost_json,
     layer_source_options,
     print_cost_table,
     resolve_layers_and_hw,
 )
+from search.cli_dataset import COMMON_TABLE, DEFAULT_DATASET, REFINE_TABLE
 from search.cli_util import InputError, bad_input_is_exit_2
 from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED
 
-# The uniform sample and, when present, its top-k refinement (``coexplore dataset refine``).
+# The uniform sample and, when present, its extensions (``coexplore dataset refine`` / ``extend``).
 DEFAULT_TRAINING_TABLES = tuple(
-    str(p) for p in (DEFAULT_DATASET, DEFAULT_DATASET.with_name("zigzag_refine.csv.gz")) if p.exists()
+    str(p) for p in (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE) if p.exists()
 ) or (str(DEFAULT_DATASET),)
 
 EVALUATOR_OPTION = click.option(

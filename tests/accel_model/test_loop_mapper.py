@@ -15,7 +15,7 @@ from accel_model.loop_mapper import (
     loop_factors,
     tile_words,
 )
-from accel_model.mapping import layer_dims, spatial_operand_words, spatial_unrolling
+from accel_model.mapping import layer_dims, spatial_operand_words, unrolled_factors
 from accel_model.space import FIELDS, DesignSpace
 from accel_model.technology import GLB_PORT_BITS, mac_energy_pj, psum_bits, rf_split_bits
 
@@ -35,16 +35,15 @@ def test_loma_merge_rule():
 
 def _reference(layer: LayerShape, accel: Accelerator) -> tuple[float, float, float, float, float]:
     """The same model written loop by loop: every ordering, greedy allocation, least latency x energy."""
-    dims, unrolled = layer_dims(layer), {}
-    for entries in spatial_unrolling(layer, accel.pe_rows, accel.pe_cols, accel.dataflow).values():
-        for name, factor in entries:
-            unrolled[name] = unrolled.get(name, 1) * factor
-    temporal = {d: -(-n // unrolled.get(d, 1)) for d, n in dims.items() if -(-n // unrolled.get(d, 1)) > 1}
-    bits = {"W": accel.bits, "I": accel.bits, "O": psum_bits(accel.bits)}
+    shape = (layer, accel.pe_rows, accel.pe_cols, accel.dataflow)
+    # ZigZag's even split: each unrolled dim covers size / (its temporal steps) PEs
+    unrolled = unrolled_factors(*shape, even=True)
+    steps = {d: math.ceil(n / unrolled[d] - 1e-9) for d, n in layer_dims(layer).items()}
+    temporal = {d: n for d, n in steps.items() if n > 1}
     split = rf_split_bits(accel.rf_bytes, accel.bits)
-    words = spatial_operand_words(layer, accel.pe_rows, accel.pe_cols, accel.dataflow)
+    words = spatial_operand_words(*shape, even=True)
     spatial = dict(zip("WIO", words, strict=True))
-    glb = sram_cost(accel.glb_kib * 1024, GLB_PORT_BITS)
+    sram = sram_cost(accel.glb_kib * 1024, GLB_PORT_BITS)
 
     def loops(order, k, base=None):
         f = dict(base or {})
@@ -60,41 +59,45 @@ def _reference(layer: LayerShape, accel: Accelerator) -> tuple[float, float, flo
             rest = rest[1:]
         return math.prod(n for _, n in rest)
 
-    def fits(op, order, k, base, capacity):
-        return tile_words(op, loops(order, k, base), layer.stride) * bits[op] <= capacity
+    def word_bits(op, order, k):
+        return psum_bits(accel.bits) if op == "O" else accel.bits
+
+    def tile_bits(op, order, k, base=None):
+        return tile_words(op, loops(order, k, base), layer.stride) * word_bits(op, order, k)
 
     def glb_bits(order, rf, k):
-        return sum(
-            tile_words(op, loops(order, max(k, rf[op]), unrolled), layer.stride) * bits[op] for op in "WIO"
-        )
+        return sum(tile_bits(op, order, max(k, rf[op]), unrolled) for op in "WIO")
 
     best = None
     for order in set(permutations(loop_factors(temporal))):
         rf = {}
-        for op in "WIO":
+        for op in "WIO":  # the longest innermost run that fits, stopping at the first that does not
             k = 0
-            while k < len(order) and fits(op, order, k + 1, None, split[op] // bits[op] * bits[op]):
+            while k < len(order) and tile_bits(op, order, k + 1) <= split[op]:
                 k += 1
             rf[op] = k
         q = 0
-
         while q < len(order) and glb_bits(order, rf, q + 1) <= accel.glb_kib * 8192:
             q += 1
+        glb = {op: max(q, rf[op]) for op in "WIO"}
         read = write = dram = 0.0
         for op in "WIO":
-            top = max(q, rf[op])
-            to_array = tile_words(op, loops(order, rf[op]), layer.stride) * spatial[op] * bits[op]
-            to_glb = tile_words(op, loops(order, top, unrolled), layer.stride) * bits[op]
+            to_array = (
+                tile_words(op, loops(order, rf[op]), layer.stride)
+                * spatial[op]
+                * word_bits(op, order, rf[op])
+            )
+            to_glb = tile_bits(op, order, glb[op], unrolled)
             if op == "O":
                 write += to_array * above(op, order, rf[op])
                 read += max(to_array * (above(op, order, rf[op]) - above(op, order, rf[op], True)), 0)
-                dram += max(to_glb * (2 * above(op, order, top) - above(op, order, top, True)), 0)
+                dram += max(to_glb * (2 * above(op, order, glb[op]) - above(op, order, glb[op], True)), 0)
             else:
                 read += to_array * above(op, order, rf[op])
-                write += to_glb * above(op, order, top)
-                dram += to_glb * above(op, order, top)
+                write += to_glb * above(op, order, glb[op])
+                dram += to_glb * above(op, order, glb[op])
         latency = max(math.prod(temporal.values()), read / 256, write / 256, dram / 64)
-        energy = layer.macs * mac_energy_pj(accel.bits) + (read * glb.read_pj + write * glb.write_pj) / 256
+        energy = layer.macs * mac_energy_pj(accel.bits) + (read * sram.read_pj + write * sram.write_pj) / 256
         energy += dram / 512 * 1300.0
         if best is None or latency * energy < best[0]:
             best = (latency * energy, latency, energy, read, write, dram)

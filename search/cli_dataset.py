@@ -1,0 +1,89 @@
+"""Targeted extensions of the simulator dataset: ``dataset refine`` and ``dataset extend``.
+
+Both leave out the accelerators of the held-out report (``coexplore evaluator report``), so that test
+stays unseen; ``coexplore evaluator train`` reads their tables beside the uniform sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from search.cli_util import InputError, bad_input_is_exit_2
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "accel_model" / "data"
+DEFAULT_DATASET = DATA_DIR / "zigzag_dataset.csv.gz"
+REFINE_TABLE = DATA_DIR / "zigzag_refine.csv.gz"
+COMMON_TABLE = DATA_DIR / "zigzag_common.csv.gz"
+
+
+def _heldout_accelerators():
+    from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED, heldout_setup
+
+    _, heldout = heldout_setup(str(DEFAULT_DATASET), HELDOUT_ACCELS, 1, HELDOUT_SEED)
+    excluded = (f"the {HELDOUT_ACCELS} held-out accelerators of `coexplore evaluator report` "
+                f"(seed {HELDOUT_SEED})")  # fmt: skip
+    return heldout, excluded
+
+
+def register_dataset_extensions(dataset: click.Group) -> None:
+    @dataset.command("refine")
+    @click.option("--evaluator", "evaluator_path", default=None, help="Evaluator file (default: committed).")
+    @click.option("--archs", type=click.IntRange(min=1), default=10, show_default=True)
+    @click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True)
+    @click.option("--seed", type=int, default=11, show_default=True, help="Seed of the random archs.")
+    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+    @click.option("--out", default=str(REFINE_TABLE), show_default=True)
+    def dataset_refine(evaluator_path, archs, top_k, seed, workers, out):
+        """Simulate the evaluator's top accelerators for random archs (edap, latency, energy) with every
+        candidate layer: a targeted extension of the dataset (held-out report accelerators excluded)."""
+        from accel_model.dataset import simulate_table
+        from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
+        from search.refine import refinement_pairs
+
+        with bad_input_is_exit_2("--evaluator"):
+            evaluator = load_evaluator(evaluator_path or DEFAULT_EVALUATOR)
+        heldout, excluded = _heldout_accelerators()
+        pairs = refinement_pairs(evaluator, archs, top_k, seed, exclude=heldout)
+        command = f"coexplore dataset refine --archs {archs} --top-k {top_k} --seed {seed}"
+        meta = {"kind": "evaluator top-k refinement", "archs": archs, "top_k": top_k, "seed": seed,
+                "excluded": excluded, "rebuild": command}  # fmt: skip
+        prov = simulate_table(out, pairs, meta, workers)
+        click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")
+
+    @dataset.command("extend")
+    @click.option("--networks", default="resnet18", show_default=True,
+                  help="Comma-separated common networks whose layers are sampled "
+                  "(resnet18, mobilenet_v2, resnet20; at the dataset's input sizes).")  # fmt: skip
+    @click.option(
+        "--samples",
+        type=click.IntRange(min=1),
+        default=1500,
+        show_default=True,
+        help="(layer, accelerator) pairs; a larger N extends a smaller one with the same seed.",
+    )
+    @click.option("--seed", type=int, default=21, show_default=True, help="Seed of the pair sampling.")
+    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+    @click.option("--out", default=str(COMMON_TABLE), show_default=True)
+    @click.option("--cache", type=click.Path(dir_okay=False), default=None, help="SQLite cache file.")
+    def dataset_extend(networks, samples, seed, workers, out, cache):
+        """Simulate more uniform accelerators for the layers of common CNNs (ImageNet-sized layers are
+        the sparsest part of the uniform sample); resumes via the cache, held-out accelerators excluded."""
+        from accel_model.dataset import COMMON_NETWORKS, network_pairs, simulate_table
+        from accel_model.space import DesignSpace
+
+        sizes = dict(COMMON_NETWORKS)
+        names = [n.strip() for n in networks.split(",") if n.strip()]
+        unknown = [n for n in names if n not in sizes]
+        if unknown or not names:
+            raise InputError(f"--networks: unknown network {unknown[0] if unknown else networks!r}; "
+                             f"choose from {', '.join(sizes)}")  # fmt: skip
+        if not str(out).endswith((".csv", ".csv.gz")):
+            raise InputError(f"--out: {out} must end in .csv or .csv.gz")
+        heldout, excluded = _heldout_accelerators()
+        pairs = network_pairs([(n, sizes[n]) for n in names], samples, seed, DesignSpace(), heldout)
+        command = f"coexplore dataset extend --networks {','.join(names)} --samples {samples} --seed {seed}"
+        meta = {"kind": "common-network extension", "networks": [f"{n}@{sizes[n]}px" for n in names],
+                "samples": samples, "seed": seed, "excluded": excluded, "rebuild": command}  # fmt: skip
+        prov = simulate_table(out, pairs, meta, workers, cache=cache, checkpoint_every=100)
+        click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")
