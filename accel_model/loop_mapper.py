@@ -9,6 +9,8 @@ module replays that structure with a simple cost model, so the evaluator can see
 - spatial unrolling as ZigZag runs it: a dim's iterations split evenly over its temporal steps (28
   output columns on 20 PEs run as 2 steps of 14), and a stride that skips pixels (1x1, stride 2)
   touches only every other input pixel; both halve some tiles and traffic against the nominal sizes;
+- word widths as ZigZag keeps them: outputs are wide partial sums while a reduction loop is left
+  above a level, and final-width words once none is (a whole-tensor output goes to DRAM at 8 bits, not 24);
 - loop factors: LOMA's merge rule (the dim with the most factors merges its two smallest);
 - every ordering of the factors, innermost first; each operand's register file takes the longest
   innermost run whose tile fits (per PE); the global buffer, shared by the three operands, the longest
@@ -138,10 +140,11 @@ def _best_mapping(
     """``[len(MAPPER_FEATURES), C]`` for ``C`` capacity combinations (``caps``: per-combination
     arrays), each at its least latency x energy ordering."""
     o = orderings
-    # word width per prefix [C, P, n + 1]: outputs move as partial sums
-    shape = (len(caps["bits"]), *o.iterations_above.shape)
-    word_bits = {op: np.broadcast_to(caps["bits"][:, None, None], shape) for op in ("W", "I")}
-    word_bits["O"] = np.broadcast_to(caps["psum_bits"][:, None, None], shape)
+    # word width per prefix [C, P, n + 1]: outputs are partial sums while a reduction loop is left above
+    final = o.iterations_above == o.relevant_above["O"]
+    word_bits = {op: np.broadcast_to(caps["bits"][:, None, None], (len(caps["bits"]), *final.shape))
+                 for op in ("W", "I")}  # fmt: skip
+    word_bits["O"] = np.where(final[None], caps["bits"][:, None, None], caps["psum_bits"][:, None, None])
     rf_end = {}
     for op in OPERANDS:  # the leading prefixes whose tiles fit (LOMA stops at the first that does not)
         fits = o.pe[op][None, :, 1:] * word_bits[op][..., 1:] <= caps[f"rf_{op}_bits"][:, None, None]

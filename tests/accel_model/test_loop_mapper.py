@@ -59,8 +59,9 @@ def _reference(layer: LayerShape, accel: Accelerator) -> tuple[float, float, flo
             rest = rest[1:]
         return math.prod(n for _, n in rest)
 
-    def word_bits(op, order, k):
-        return psum_bits(accel.bits) if op == "O" else accel.bits
+    def word_bits(op, order, k):  # outputs are final once no reduction loop is left above
+        final = op != "O" or all(d in RELEVANT["O"] for d, _ in order[k:])
+        return accel.bits if final else psum_bits(accel.bits)
 
     def tile_bits(op, order, k, base=None):
         return tile_words(op, loops(order, k, base), layer.stride) * word_bits(op, order, k)
@@ -142,3 +143,14 @@ def test_tables_fill_only_the_array_shapes_asked_for():
     full = layer_table(CONV, SMALL).fill()
     assert torch.equal(lazy.table[:, 1, 0, :, :, 2], full[:, 1, 0, :, :, 2])
     assert not lazy.table[:, 0, 0].any()
+
+
+def test_outputs_leave_at_final_width_when_no_reduction_is_left():
+    """A layer that fits the array whole moves each tensor once, outputs at 8 bits, not as 24-bit partial
+    sums (ZigZag's O_final precision)."""
+    fc = LayerShape(8, 16, 1, 1, 1, (1, 1))
+    table = layer_table(fc, SMALL).fill()
+    accel = Accelerator(20, 20, 256, 256, "WS", 8)
+    index = tuple(SMALL.choices(f).index(getattr(accel, f)) for f in FIELDS)
+    dram_bits = table[(MAPPER_FEATURES.index("log_dram_bits"), *index)].exp().item()
+    assert dram_bits == pytest.approx((8 + 8 * 16 + 16) * 8, rel=1e-5)
