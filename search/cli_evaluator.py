@@ -118,15 +118,13 @@ def register(main: click.Group) -> None:
         from search.heldout import heldout_setup
 
         model = load_evaluator_or_exit(evaluator_path)
-        with bad_input_is_exit_2("--dataset"):
-            networks, accelerators = heldout_setup(_check_dataset(dataset), accels, archs, seed)
         trained_on = set()
         for table in getattr(model, "metadata", {}).get("dataset", []):
             table = Path(table) if Path(table).exists() else DEFAULT_DATASET.with_name(Path(table).name)
             if table.exists():  # recorded paths are absolute; on another machine look in the data dir
                 trained_on |= {row_to_pair(row)[1] for row in read_table(table)}
-        if trained_on & set(accelerators):
-            raise InputError("held-out accelerators overlap the evaluator's training data; change --seed")
+        with bad_input_is_exit_2("--dataset"):
+            networks, accelerators = heldout_setup(_check_dataset(dataset), accels, archs, seed, trained_on)
         simulated = simulate_networks(networks, accelerators, workers=workers)
         rows, summary = network_errors(model, networks, accelerators, simulated)
         summary["training_tables_checked_for_overlap"] = getattr(model, "metadata", {}).get("dataset", [])

@@ -59,8 +59,10 @@ def dataset_accelerators(dataset: str) -> set[Accelerator]:
     return found
 
 
-def heldout_setup(dataset: str, accels: int, archs: int, seed: int):
-    """Networks and accelerators for the report; no accelerator appears in ``dataset``."""
+def heldout_setup(dataset: str, accels: int, archs: int, seed: int, exclude=()):
+    """Networks and accelerators for the report; no accelerator appears in ``dataset`` or ``exclude``
+    (the other training tables': those were built without the default held-out accelerators, so
+    excluding them leaves the default draw as it is and only steers larger ones)."""
     space = DesignSpace()
-    accelerators = heldout_accelerators(space, dataset_accelerators(dataset), accels, seed)
+    accelerators = heldout_accelerators(space, dataset_accelerators(dataset) | set(exclude), accels, seed)
     return heldout_networks(archs, seed), accelerators
