@@ -54,14 +54,22 @@ def unique_pool(tagged: Sequence[tuple[str, LayerShape]]) -> list[tuple[str, Lay
 
 
 def sample_pairs(
-    pool: Sequence[tuple[str, LayerShape]], samples: int, seed: int, space: DesignSpace
+    pool: Sequence[tuple[str, LayerShape]],
+    samples: int,
+    seed: int,
+    space: DesignSpace,
+    exclude: Sequence[Accelerator] = (),
 ) -> list[tuple[str, LayerShape, Accelerator]]:
-    """``samples`` draws of (uniform layer from the pool, uniform accelerator from the space)."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(samples):
+    """``samples`` draws of (uniform layer from the pool, uniform accelerator from the space), skipping
+    draws of an ``exclude``d accelerator (with none excluded, every draw is kept)."""
+    excluded, rng, out = set(exclude), random.Random(seed), []
+    if space.size <= len(excluded):
+        raise ValueError("every accelerator of the space is excluded")
+    while len(out) < samples:
         source, layer = pool[rng.randrange(len(pool))]
-        out.append((source, layer, space.sample(rng)))
+        accel = space.sample(rng)
+        if accel not in excluded:
+            out.append((source, layer, accel))
     return out
 
 
@@ -72,19 +80,10 @@ def network_pairs(
     space: DesignSpace,
     exclude: Sequence[Accelerator] = (),
 ) -> list[tuple[str, LayerShape, Accelerator]]:
-    """``samples`` draws of (uniform distinct layer of the named ``(network, pixels)``s, uniform
-    accelerator of the space outside ``exclude``), tagged with the network's name; a larger
-    ``samples`` extends a smaller one with the same seed."""
+    """``sample_pairs`` over the distinct layers of the named ``(network, pixels)``s, tagged with the
+    network's name; a larger ``samples`` extends a smaller one with the same seed."""
     pool = unique_pool([(name, layer) for name, hw in networks for layer in network_layers(name, hw=hw)])
-    excluded, rng, out = set(exclude), random.Random(seed), []
-    if space.size <= len(excluded):
-        raise ValueError("every accelerator of the space is excluded")
-    while len(out) < samples:
-        source, layer = pool[rng.randrange(len(pool))]
-        accel = space.sample(rng)
-        if accel not in excluded:
-            out.append((source, layer, accel))
-    return out
+    return sample_pairs(pool, samples, seed, space, exclude)
 
 
 def record_row(source: str, record: Record) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import torch
 
 from accel_model.cacti import sram_cost
 from accel_model.domain import LayerShape
-from accel_model.mapping import input_span, layer_dims, spatial_operand_words, unrolled_factors
+from accel_model.mapping import input_span, spatial_operand_words, temporal_steps, unrolled_factors
 from accel_model.space import FIELDS, DesignSpace
 from accel_model.technology import (
     DRAM_BITS_PER_CYCLE,
@@ -259,8 +259,8 @@ class LayerTable:
             unrolled = unrolled_factors(layer, rows, cols, flow, even=True)
             key = tuple(sorted(unrolled.items()))
             if key not in self._by_unrolling:
-                temporal = {k: math.ceil(v / unrolled[k] - 1e-9) for k, v in layer_dims(layer).items()}
-                temporal = {k: v for k, v in temporal.items() if v > 1}
+                steps = temporal_steps(layer, rows, cols, flow)
+                temporal = {k: v for k, v in steps.items() if v > 1}
                 words = spatial_operand_words(layer, rows, cols, flow, even=True)
                 words = dict(zip(OPERANDS, words, strict=True))
                 orderings = _Orderings(loop_factors(temporal), unrolled, layer.stride)

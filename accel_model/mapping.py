@@ -76,7 +76,7 @@ def unrolled_factors(
 ) -> dict[str, float]:
     """Per loop dim, how many PEs its iterations are spread over (1: not unrolled). ``even``: as ZigZag
     runs it, a dim's iterations split evenly over its temporal steps, so 28 output columns on 20 PEs
-    run as 2 steps of 14 (``size / ceil(size / factor)``, fractional when the split is uneven)."""
+    run as 2 steps of 14 (``size / steps``, fractional when the split is uneven)."""
     dims = layer_dims(layer)
     unrolled = {name: 1 for name in dims}
     for entries in spatial_unrolling(layer, pe_rows, pe_cols, dataflow).values():
@@ -87,11 +87,16 @@ def unrolled_factors(
     return unrolled
 
 
+def temporal_steps(layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str) -> dict[str, int]:
+    """Per loop dim, the temporal iterations left after spatial unrolling (partial tiles padded)."""
+    unrolled = unrolled_factors(layer, pe_rows, pe_cols, dataflow)
+    return {name: math.ceil(size / unrolled[name]) for name, size in layer_dims(layer).items()}
+
+
 def ideal_compute_cycles(layer: LayerShape, pe_rows: int, pe_cols: int, dataflow: str) -> int:
     """Cycles of the temporal loops left after spatial unrolling: the latency of a perfect memory
     system (one MAC per active PE per cycle, partial tiles padded)."""
-    unrolled = unrolled_factors(layer, pe_rows, pe_cols, dataflow)
-    return math.prod(math.ceil(size / unrolled[name]) for name, size in layer_dims(layer).items())
+    return math.prod(temporal_steps(layer, pe_rows, pe_cols, dataflow).values())
 
 
 def spatial_operand_words(

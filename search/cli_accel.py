@@ -11,7 +11,7 @@ import click
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.space import DesignSpace
 from nas.space import SearchSpace
-from search.cli_dataset import DEFAULT_DATASET, register_dataset_extensions
+from search.cli_dataset import DEFAULT_DATASET, register_dataset_extensions, samples_option
 from search.cli_util import InputError, bad_input_is_exit_2, parse_arch
 
 
@@ -139,13 +139,7 @@ def register(main: click.Group) -> None:
     register_dataset_extensions(dataset)
 
     @dataset.command("build")
-    @click.option(
-        "--samples",
-        type=click.IntRange(min=1),
-        default=20000,
-        show_default=True,
-        help="(layer, accelerator) pairs; a larger N extends a smaller one with the same seed.",
-    )
+    @samples_option(20000)
     @click.option(
         "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Local processes."
     )

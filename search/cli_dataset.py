@@ -5,16 +5,25 @@ stays unseen; ``coexplore evaluator train`` reads their tables beside the unifor
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from accel_model.paths import PACKAGE_DATA
 from search.cli_util import InputError, bad_input_is_exit_2
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "accel_model" / "data"
-DEFAULT_DATASET = DATA_DIR / "zigzag_dataset.csv.gz"
-REFINE_TABLE = DATA_DIR / "zigzag_refine.csv.gz"
-COMMON_TABLE = DATA_DIR / "zigzag_common.csv.gz"
+DEFAULT_DATASET = PACKAGE_DATA / "zigzag_dataset.csv.gz"
+REFINE_TABLE = PACKAGE_DATA / "zigzag_refine.csv.gz"
+COMMON_TABLE = PACKAGE_DATA / "zigzag_common.csv.gz"
+
+
+def samples_option(default: int):
+    """``--samples`` of the sampled tables (``dataset build`` / ``extend``)."""
+    return click.option(
+        "--samples",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help="(layer, accelerator) pairs; a larger N extends a smaller one with the same seed.",
+    )
 
 
 def _heldout_accelerators():
@@ -55,13 +64,7 @@ def register_dataset_extensions(dataset: click.Group) -> None:
     @click.option("--networks", default="resnet18", show_default=True,
                   help="Comma-separated common networks whose layers are sampled "
                   "(resnet18, mobilenet_v2, resnet20; at the dataset's input sizes).")  # fmt: skip
-    @click.option(
-        "--samples",
-        type=click.IntRange(min=1),
-        default=1500,
-        show_default=True,
-        help="(layer, accelerator) pairs; a larger N extends a smaller one with the same seed.",
-    )
+    @samples_option(2000)
     @click.option("--seed", type=int, default=21, show_default=True, help="Seed of the pair sampling.")
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
     @click.option("--out", default=str(COMMON_TABLE), show_default=True)

@@ -127,7 +127,7 @@ def register(main: click.Group) -> None:
             networks, accelerators = heldout_setup(_check_dataset(dataset), accels, archs, seed, trained_on)
         simulated = simulate_networks(networks, accelerators, workers=workers)
         rows, summary = network_errors(model, networks, accelerators, simulated)
-        summary["training_tables_checked_for_overlap"] = getattr(model, "metadata", {}).get("dataset", [])
+        summary["training_tables_excluded"] = getattr(model, "metadata", {}).get("dataset", [])
         out = Path(out)
         write_rows(out / "networks.csv", rows)
         (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -15,7 +15,7 @@ from accel_model.loop_mapper import (
     loop_factors,
     tile_words,
 )
-from accel_model.mapping import layer_dims, spatial_operand_words, unrolled_factors
+from accel_model.mapping import spatial_operand_words, temporal_steps, unrolled_factors
 from accel_model.space import FIELDS, DesignSpace
 from accel_model.technology import GLB_PORT_BITS, mac_energy_pj, psum_bits, rf_split_bits
 
@@ -38,8 +38,7 @@ def _reference(layer: LayerShape, accel: Accelerator) -> tuple[float, float, flo
     shape = (layer, accel.pe_rows, accel.pe_cols, accel.dataflow)
     # ZigZag's even split: each unrolled dim covers size / (its temporal steps) PEs
     unrolled = unrolled_factors(*shape, even=True)
-    steps = {d: math.ceil(n / unrolled[d] - 1e-9) for d, n in layer_dims(layer).items()}
-    temporal = {d: n for d, n in steps.items() if n > 1}
+    temporal = {d: n for d, n in temporal_steps(*shape).items() if n > 1}
     split = rf_split_bits(accel.rf_bytes, accel.bits)
     words = spatial_operand_words(*shape, even=True)
     spatial = dict(zip("WIO", words, strict=True))
