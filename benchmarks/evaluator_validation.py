@@ -10,8 +10,10 @@ report`) is never used here, so design choices made with this script do not tune
 
 Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
 `weight_decay`, `mapper`, `seed`, which also draws another held-out split; defaults here: 1 member,
-200 epochs) and `frac`, the fraction of the training rows kept (the learning curve). One fit of one
-member takes about 20 s on one core; `mapper` first tabulates the loop mapper for every layer (minutes).
+200 epochs), `frac`, the fraction of the training rows kept (the learning curve), and `drop`, training
+tables (file names or paths) left out of training; the held-out accelerators stay the same, drawn over
+every table. One fit of one member takes about 20 s on one core; `mapper` first tabulates the loop
+mapper for every layer (minutes).
 """
 
 import json
@@ -20,7 +22,7 @@ import time
 
 import torch
 
-from accel_model.dataset import common_layers
+from accel_model.dataset import common_layers, read_table, row_to_pair
 from accel_model.evaluator_train import (
     SPLITS,
     EvaluatorSettings,
@@ -31,19 +33,23 @@ from accel_model.evaluator_train import (
 )
 from accel_model.paths import PACKAGE_DATA
 from accel_model.space import DesignSpace
+from search.cli_dataset import TRAINING_TABLES
 
-TABLES = [
-    PACKAGE_DATA / name for name in ("zigzag_dataset.csv.gz", "zigzag_refine.csv.gz", "zigzag_common.csv.gz")
-]
+TABLES = [path for path in TRAINING_TABLES if path.exists()]
 FAMILIES = ("resnet18", "mobilenet_v2", "resnet20")
 
 
 def run_variant(samples, space: DesignSpace, variant: dict) -> dict:
     variant = dict(variant)
     frac = variant.pop("frac", 1.0)
+    dropped = variant.pop("drop", [])
     settings = EvaluatorSettings(**{"members": 1, "epochs": 200, **variant})
     held = SPLITS["unseen_accelerators"](samples, settings.test_fraction, settings.seed)
-    train = torch.nonzero(~held).squeeze(1)
+    keep = ~held
+    for name in dropped:  # the same held-out rows; the table's other rows are not trained on
+        pairs = {row_to_pair(row) for row in read_table(PACKAGE_DATA / name)}
+        keep &= torch.tensor([pair not in pairs for pair in zip(samples.layers, samples.accels, strict=True)])
+    train = torch.nonzero(keep).squeeze(1)
     if frac < 1:
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(5))
         train = train[order[: int(frac * len(train))]]

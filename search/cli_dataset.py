@@ -5,6 +5,8 @@ stays unseen; ``coexplore evaluator train`` reads their tables beside the unifor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from accel_model.paths import PACKAGE_DATA
@@ -13,6 +15,9 @@ from search.cli_util import InputError, bad_input_is_exit_2
 DEFAULT_DATASET = PACKAGE_DATA / "zigzag_dataset.csv.gz"
 REFINE_TABLE = PACKAGE_DATA / "zigzag_refine.csv.gz"
 COMMON_TABLE = PACKAGE_DATA / "zigzag_common.csv.gz"
+MOBILENET_RESNET20_TABLE = PACKAGE_DATA / "zigzag_mobilenet_resnet20.csv.gz"
+# What `coexplore evaluator train` reads by default: the uniform sample and its targeted extensions.
+TRAINING_TABLES = (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE, MOBILENET_RESNET20_TABLE)
 
 
 def samples_option(default: int):
@@ -27,11 +32,14 @@ def samples_option(default: int):
 
 
 def _heldout_accelerators():
-    from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED, heldout_setup
+    """The held-out report's first RESERVED_ACCELS accelerators (drawn, as the report does, outside
+    every training table; tables built without them leave that draw as it is)."""
+    from search.heldout import HELDOUT_SEED, RESERVED_ACCELS, heldout_setup, tables_accelerators
 
-    _, heldout = heldout_setup(str(DEFAULT_DATASET), HELDOUT_ACCELS, 1, HELDOUT_SEED)
-    excluded = (f"the {HELDOUT_ACCELS} held-out accelerators of `coexplore evaluator report` "
-                f"(seed {HELDOUT_SEED})")  # fmt: skip
+    trained = tables_accelerators([path for path in TRAINING_TABLES[1:] if path.exists()])
+    _, heldout = heldout_setup(str(DEFAULT_DATASET), RESERVED_ACCELS, 1, HELDOUT_SEED, trained)
+    excluded = (f"the {RESERVED_ACCELS} held-out accelerators of `coexplore evaluator report --accels "
+                f"{RESERVED_ACCELS}` (seed {HELDOUT_SEED})")  # fmt: skip
     return heldout, excluded
 
 
@@ -86,6 +94,8 @@ def register_dataset_extensions(dataset: click.Group) -> None:
         heldout, excluded = _heldout_accelerators()
         pairs = network_pairs([(n, sizes[n]) for n in names], samples, seed, DesignSpace(), heldout)
         command = f"coexplore dataset extend --networks {','.join(names)} --samples {samples} --seed {seed}"
+        if Path(out).resolve() != COMMON_TABLE.resolve():
+            command += f" --out {out}"
         meta = {"kind": "common-network extension", "networks": [f"{n}@{sizes[n]}px" for n in names],
                 "samples": samples, "seed": seed, "excluded": excluded, "rebuild": command}  # fmt: skip
         prov = simulate_table(out, pairs, meta, workers, cache=cache, checkpoint_every=100)

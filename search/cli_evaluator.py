@@ -14,14 +14,12 @@ from search.cli_accel import (
     print_cost_table,
     resolve_layers_and_hw,
 )
-from search.cli_dataset import COMMON_TABLE, DEFAULT_DATASET, REFINE_TABLE
+from search.cli_dataset import DEFAULT_DATASET, TRAINING_TABLES
 from search.cli_util import InputError, bad_input_is_exit_2
 from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED
 
 # The uniform sample and, when present, its extensions (``coexplore dataset refine`` / ``extend``).
-DEFAULT_TRAINING_TABLES = tuple(
-    str(p) for p in (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE) if p.exists()
-) or (str(DEFAULT_DATASET),)
+DEFAULT_TRAINING_TABLES = tuple(str(p) for p in TRAINING_TABLES if p.exists()) or (str(DEFAULT_DATASET),)
 
 EVALUATOR_OPTION = click.option(
     "--evaluator", "evaluator_path", default=str(DEFAULT_EVALUATOR), show_default=True,
@@ -112,17 +110,15 @@ def register(main: click.Group) -> None:
     @click.option("--out", default="results/evaluator", show_default=True, help="Output folder.")
     def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out):
         """Simulate held-out networks x accelerators and compare: CSV, summary JSON, parity plot."""
-        from accel_model.dataset import read_table, row_to_pair
         from accel_model.evaluator_report import network_errors, parity_plot, simulate_networks
         from accel_model.files import write_rows
-        from search.heldout import heldout_setup
+        from search.heldout import heldout_setup, tables_accelerators
 
         model = load_evaluator_or_exit(evaluator_path)
-        trained_on = set()
-        for table in getattr(model, "metadata", {}).get("dataset", []):
-            table = Path(table) if Path(table).exists() else DEFAULT_DATASET.with_name(Path(table).name)
-            if table.exists():  # recorded paths are absolute; on another machine look in the data dir
-                trained_on |= {row_to_pair(row)[1] for row in read_table(table)}
+        tables = [Path(t) if Path(t).exists() else DEFAULT_DATASET.with_name(Path(t).name)
+                  for t in getattr(model, "metadata", {}).get("dataset", [])]  # fmt: skip
+        # recorded paths are absolute; on another machine look in the data dir
+        trained_on = tables_accelerators([t for t in tables if t.exists()])
         with bad_input_is_exit_2("--dataset"):
             networks, accelerators = heldout_setup(_check_dataset(dataset), accels, archs, seed, trained_on)
         simulated = simulate_networks(networks, accelerators, workers=workers)

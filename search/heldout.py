@@ -21,8 +21,9 @@ from accel_model.space import DesignSpace
 from nas.model import build_child, candidate_layer_shapes
 from nas.space import SearchSpace
 
-# The held-out report's defaults; `dataset refine` excludes exactly these accelerators.
-HELDOUT_ACCELS, HELDOUT_SEED = 10, 1
+# The held-out report's defaults. `dataset refine` / `extend` exclude the first RESERVED_ACCELS of its
+# draw (those of `evaluator report --accels 30`), so a larger report stays unseen as the tables grow.
+HELDOUT_ACCELS, HELDOUT_SEED, RESERVED_ACCELS = 10, 1, 30
 
 # (registered network, input pixels): ImageNet-shaped ResNet-18 / MobileNetV2, CIFAR ResNet-20.
 COMMON = (("resnet18", 224), ("mobilenet_v2", 224), ("resnet20", 32))
@@ -57,6 +58,11 @@ def dataset_accelerators(dataset: str) -> set[Accelerator]:
     except (OSError, ValueError, KeyError):
         pass
     return found
+
+
+def tables_accelerators(paths) -> set[Accelerator]:
+    """The accelerators of every row of the given tables."""
+    return {row_to_pair(row)[1] for path in paths for row in read_table(path)}
 
 
 def heldout_setup(dataset: str, accels: int, archs: int, seed: int, exclude=()):

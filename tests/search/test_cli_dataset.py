@@ -13,7 +13,8 @@ def test_dataset_extend_simulates_a_networks_layers_and_resumes(tmp_path, cli):
     assert len(lines) == 3 and all(line.startswith("resnet20,") for line in lines[1:])
     prov = json.loads((tmp_path / "common.provenance.json").read_text())
     assert prov["complete"] and prov["networks"] == ["resnet20@32px"] and "held-out" in prov["excluded"]
-    assert "coexplore dataset extend --networks resnet20 --samples 2" in prov["rebuild"]
+    assert prov["rebuild"].startswith("coexplore dataset extend --networks resnet20 --samples 2")
+    assert prov["rebuild"].endswith(f"--out {out}")  # not the default table: the rebuild names it
     assert cli(*args).exit_code == 0  # the second run reads the cache
 
 

@@ -8,3 +8,14 @@ def test_held_out_accelerators_skip_every_excluded_one_and_keep_the_draw_before_
     assert not set(drawn) & dataset_accelerators(str(DEFAULT_DATASET))
     _, again = heldout_setup(str(DEFAULT_DATASET), 15, 1, seed=1, exclude={drawn[12]})
     assert again[:12] == drawn[:12] and drawn[12] not in again and len(set(again)) == 15
+
+
+def test_extensions_reserve_the_30_accelerator_report_and_no_table_holds_them():
+    from search.cli_dataset import TRAINING_TABLES, _heldout_accelerators
+    from search.heldout import HELDOUT_ACCELS, RESERVED_ACCELS, tables_accelerators
+
+    reserved, excluded = _heldout_accelerators()
+    trained = tables_accelerators([path for path in TRAINING_TABLES if path.exists()])
+    assert len(set(reserved)) == RESERVED_ACCELS and not set(reserved) & trained
+    _, default = heldout_setup(str(DEFAULT_DATASET), HELDOUT_ACCELS, 1, seed=1, exclude=trained)
+    assert reserved[:HELDOUT_ACCELS] == default and f"--accels {RESERVED_ACCELS}" in excluded
