@@ -27,10 +27,10 @@ EVALUATOR_OPTION = click.option(
 )  # fmt: skip
 
 
-def load_evaluator_or_exit(path: str):
+def load_evaluator_or_exit(path: str, option: str = "--evaluator"):
     from accel_model.evaluator import load_evaluator
 
-    with bad_input_is_exit_2("--evaluator"):
+    with bad_input_is_exit_2(option):
         return load_evaluator(path)
 
 
@@ -108,13 +108,17 @@ def register(main: click.Group) -> None:
     @click.option("--seed", type=int, default=HELDOUT_SEED, show_default=True)
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
     @click.option("--out", default="results/evaluator", show_default=True, help="Output folder.")
-    def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out):
+    @click.option("--baseline", "baseline_path", default=None,
+                  help="Another evaluator file scored on the same draw (summary.json key 'baseline'), "
+                  "e.g. a previous one: git show REV:accel_model/data/evaluator.pt > old.pt")  # fmt: skip
+    def evaluator_report(evaluator_path, dataset, accels, archs, seed, workers, out, baseline_path):
         """Simulate held-out networks x accelerators and compare: CSV, summary JSON, parity plot."""
         from accel_model.evaluator_report import network_errors, parity_plot, simulate_networks
         from accel_model.files import write_rows
         from search.heldout import heldout_setup, tables_accelerators
 
         model = load_evaluator_or_exit(evaluator_path)
+        baseline = load_evaluator_or_exit(baseline_path, "--baseline") if baseline_path else None
         tables = [Path(t) if Path(t).exists() else DEFAULT_DATASET.with_name(Path(t).name)
                   for t in getattr(model, "metadata", {}).get("dataset", [])]  # fmt: skip
         # recorded paths are absolute; on another machine look in the data dir
@@ -124,13 +128,18 @@ def register(main: click.Group) -> None:
         simulated = simulate_networks(networks, accelerators, workers=workers)
         rows, summary = network_errors(model, networks, accelerators, simulated)
         summary["training_tables_excluded"] = getattr(model, "metadata", {}).get("dataset", [])
+        if baseline is not None:  # the draw is the reported evaluator's, whatever the baseline saw
+            _, scored = network_errors(baseline, networks, accelerators, simulated)
+            summary["baseline"] = {"evaluator": baseline_path, **scored}
         out = Path(out)
         write_rows(out / "networks.csv", rows)
         (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         parity_plot(out / "parity.png", rows, f"evaluator vs ZigZag: {len(networks)} networks x "
                     f"{len(accelerators)} held-out accelerators")  # fmt: skip
         click.echo(f"wrote {out}/networks.csv, summary.json, parity.png")
-        for family in [k for k in summary if isinstance(summary[k], dict) and "latency" in summary[k]]:
-            lat, en = summary[family]["latency"], summary[family]["energy"]
-            click.echo(f"  {family:<22} latency MAPE {lat['mape_pct']:.2f}% rho {lat['spearman']:.4f} | "
-                       f"energy MAPE {en['mape_pct']:.2f}% rho {en['spearman']:.4f}")  # fmt: skip
+        for label, part in [("", summary)] + ([("baseline ", summary["baseline"])] if baseline else []):
+            for family in [k for k in part if isinstance(part[k], dict) and "latency" in part[k]]:
+                lat, en = part[family]["latency"], part[family]["energy"]
+                click.echo(f"  {label + family:<22} latency MAPE {lat['mape_pct']:.2f}% "
+                           f"rho {lat['spearman']:.4f} | energy MAPE {en['mape_pct']:.2f}% "
+                           f"rho {en['spearman']:.4f}")  # fmt: skip

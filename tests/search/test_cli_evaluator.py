@@ -71,3 +71,22 @@ def test_hwgen_bad_input_exit_2(tmp_path, write_json, cli):
     result = cli("hwgen", "train", "--objective", "speed=1", "--out", tmp_path / "g.pt")
     assert result.exit_code == 2 and "unknown metric 'speed'" in result.output
     assert not (tmp_path / "g.pt").exists()
+
+
+def test_evaluator_report_bad_baseline_exit_2_before_simulating(tmp_path, write_json, cli):
+    junk = write_json("junk.pt", "garbage")
+    result = cli("evaluator", "report", "--baseline", junk, "--out", tmp_path / "r")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "--baseline" in result.output and "not a readable evaluator file" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEFAULT_EVALUATOR.exists(), reason="no committed evaluator")
+def test_evaluator_report_scores_a_baseline_on_the_same_draw(tmp_path, cli):
+    result = cli("evaluator", "report", "--accels", 1, "--archs", 1, "--baseline", DEFAULT_EVALUATOR,
+                 "--out", tmp_path / "r")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["baseline"]["resnet18"] == summary["resnet18"]  # the same file scores the same
+    assert "baseline resnet18" in result.output and (tmp_path / "r" / "parity.png").exists()
