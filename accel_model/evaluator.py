@@ -2,7 +2,9 @@
 
 Per (layer, accelerator) it predicts log latency (cycles) and log energy (pJ). It predicts the
 residual over an analytic estimate (ideal compute cycles vs. the least DRAM traffic; MAC energy plus
-the least DRAM energy), so the network only learns what the memory hierarchy and the mapper add.
+the least DRAM energy), so the network only learns what the memory hierarchy and the mapper add; with
+``mapper_base``, latency is the residual over the loop mapper's latency instead (energy keeps the
+analytic base: the mapper leaves register files out).
 A network's cost is the sum over its layers; area is the exact analytic function (``soft_accel``).
 
 Accelerators enter as probability groups (``AccelProbs``); every input is linear in them, so
@@ -40,7 +42,7 @@ FORMAT = "coexplore-evaluator-v2"
 class CostEvaluator(nn.Module):
     """An ensemble of MLPs over [layer features, accelerator groups + expected normalized fields,
     analytic features, and with ``mapper`` the loop mapper's outputs]; each predicts the log residual
-    over the analytic base."""
+    over the analytic base (latency: over the mapper's, with ``mapper_base``)."""
 
     def __init__(
         self,
@@ -49,11 +51,13 @@ class CostEvaluator(nn.Module):
         depth: int = 3,
         members: int = 1,
         mapper: bool = False,
+        mapper_base: bool = False,
     ):
         super().__init__()
         self.space = space or DesignSpace()
         self.relax = AccelRelaxation(self.space)
         self.hidden, self.depth, self.n_members, self.mapper = hidden, depth, members, mapper
+        self.mapper_base = mapper and mapper_base  # latency residual over the mapper's, not the analytic
         self._stacked: dict[tuple, tuple] = {}  # see _stacked_tables
         self.in_dim = (
             len(LAYER_FEATURES) + sum(self.relax.sizes) + len(NUMERIC_FIELDS) + len(ANALYTIC_FEATURES)
@@ -163,6 +167,8 @@ class CostEvaluator(nn.Module):
         if mapper is not None:  # its latency and energy also relative to the analytic base
             lat, energy = mapper[..., 0] - base_lat, mapper[..., 1] - base_energy
             parts += [mapper, lat.unsqueeze(-1), energy.unsqueeze(-1)]
+            if self.mapper_base:
+                base_lat = mapper[..., 0].expand(shape)
         return torch.cat(parts, dim=-1), torch.stack([base_lat, base_energy], dim=-1)
 
     def member_outputs(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
@@ -233,6 +239,7 @@ def save_evaluator(model: CostEvaluator, path: str | Path, metadata: dict[str, A
         "depth": model.depth,
         "members": model.n_members,
         "mapper": model.mapper,
+        "mapper_base": model.mapper_base,
         "metadata": metadata,
     }
     atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
@@ -249,7 +256,7 @@ def load_evaluator(path: str | Path = DEFAULT_EVALUATOR) -> CostEvaluator:
         raise ValueError(f"{path}: not a coexplore evaluator (expected format {FORMAT})")
     space = DesignSpace(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["space"].items()})
     shape = blob["hidden"], blob["depth"], blob.get("members", 1), blob.get("mapper", False)
-    model = CostEvaluator(space, *shape)
+    model = CostEvaluator(space, *shape, blob.get("mapper_base", False))
     model.load_state_dict(blob["state_dict"])
     model.metadata = blob["metadata"]
     return model.eval()

@@ -42,6 +42,7 @@ class EvaluatorSettings:
     test_fraction: float = 0.15
     seed: int = 0
     mapper: bool = True  # the loop mapper's outputs as inputs (``accel_model.loop_mapper``)
+    mapper_base: bool = True  # latency as a residual over the mapper's latency (False: the analytic base)
 
 
 @dataclass
@@ -79,7 +80,9 @@ def load_samples(paths: str | Path | Sequence[str | Path], space: DesignSpace) -
 def new_evaluator(space: DesignSpace, settings: EvaluatorSettings) -> CostEvaluator:
     """An untrained evaluator of the settings' shape, seeded by ``settings.seed``."""
     torch.manual_seed(settings.seed)
-    return CostEvaluator(space, settings.hidden, settings.depth, settings.members, settings.mapper)
+    return CostEvaluator(
+        space, settings.hidden, settings.depth, settings.members, settings.mapper, settings.mapper_base
+    )
 
 
 def _group_split(keys: list, fraction: float, seed: int) -> torch.Tensor:

@@ -9,11 +9,11 @@ ResNet-20 layers (with their latency MAPE per dataflow). The held-out *report* (
 report`) is never used here, so design choices made with this script do not tune on the test.
 
 Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
-`weight_decay`, `mapper`, `seed`, which also draws another held-out split; defaults here: 1 member,
-200 epochs), `frac`, the fraction of the training rows kept (the learning curve), and `drop`, training
-tables (file names or paths) left out of training; the held-out accelerators stay the same, drawn over
-every table. One fit of one member takes about 20 s on one core; `mapper` first tabulates the loop
-mapper for every layer (minutes).
+`weight_decay`, `mapper`, `mapper_base`, `seed`, which also draws another held-out split; defaults
+here: 1 member, 200 epochs), `frac`, the fraction of the training rows kept (the learning curve), and
+`drop`, training tables (file names or paths) left out of training; the held-out accelerators stay the
+same, drawn over every table. One fit of one member takes about 20 s on one core; `mapper` first
+tabulates the loop mapper for every layer (minutes).
 """
 
 import json

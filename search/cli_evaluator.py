@@ -72,17 +72,20 @@ def register(main: click.Group) -> None:
     @click.option("--members", type=click.IntRange(min=1), default=None, help="MLPs in the ensemble.")
     @click.option("--mapper/--no-mapper", default=True, show_default=True,
                   help="Also feed the evaluator the loop mapper's outputs (loop_mapper.py).")  # fmt: skip
+    @click.option("--mapper-base/--analytic-base", default=True, show_default=True,
+                  help="With the mapper: predict latency as a residual over the mapper's latency, "
+                  "or over the analytic (compute / DRAM roofline) base.")  # fmt: skip
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--splits/--no-splits", default=True, show_default=True,
                   help="Also train and report held-out splits: accelerators, layers, rows.")  # fmt: skip
-    def evaluator_train(datasets, out, epochs, hidden, depth, members, mapper, seed, splits):
+    def evaluator_train(datasets, out, epochs, hidden, depth, members, mapper, mapper_base, seed, splits):
         """Train the evaluator on the simulator dataset; write it and a JSON report beside it."""
         from dataclasses import replace
 
         from accel_model.evaluator import save_evaluator
         from accel_model.evaluator_train import EvaluatorSettings, train_evaluator
 
-        settings = replace(EvaluatorSettings(), seed=seed, mapper=mapper)
+        settings = replace(EvaluatorSettings(), seed=seed, mapper=mapper, mapper_base=mapper_base)
         chosen = {"epochs": epochs, "hidden": hidden, "depth": depth, "members": members}
         settings = replace(settings, **{k: v for k, v in chosen.items() if v})
         with bad_input_is_exit_2("--dataset"):

@@ -1,3 +1,4 @@
+import math
 import random
 from pathlib import Path
 
@@ -9,10 +10,11 @@ from accel_model.domain import Accelerator, LayerShape
 from accel_model.evaluator import DEFAULT_EVALUATOR, CostEvaluator, load_evaluator, save_evaluator
 from accel_model.expected_cost import expected_cost
 from accel_model.layer_features import layer_batch
+from accel_model.loop_mapper import layer_table
 from accel_model.mapping import ideal_compute_cycles
 from accel_model.metrics import error_summary, spearman
 from accel_model.simulators.zigzag_backend import ZigZagSimulator, accelerator_area
-from accel_model.space import DesignSpace
+from accel_model.space import FIELDS, DesignSpace
 from nas.cost_template import cost_template
 from nas.model import build_child
 from nas.space import SearchSpace
@@ -24,12 +26,15 @@ SMALL_SPACE = DesignSpace(pe_rows=(8, 14, 16), pe_cols=(8, 12), rf_bytes=(16, 64
 DEFAULT_DATASET = DEFAULT_EVALUATOR.with_name("zigzag_dataset.csv.gz")
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["plain", "mapper"])
+@pytest.fixture(scope="module", params=[(False, False), (True, False), (True, True)],
+                ids=["plain", "mapper", "mapper_base"])  # fmt: skip
 def random_evaluator(request):
-    """Untrained but with a non-zero head, so every input matters; with and without the loop mapper."""
+    """Untrained but with a non-zero head, so every input matters; without the loop mapper, with it as
+    an input, and with its latency also as the base of the latency residual."""
     torch.manual_seed(0)
-    space = SMALL_SPACE if request.param else SPACE
-    model = CostEvaluator(space, hidden=32, depth=2, members=2, mapper=request.param)
+    mapper, mapper_base = request.param
+    space = SMALL_SPACE if mapper else SPACE
+    model = CostEvaluator(space, hidden=32, depth=2, members=2, mapper=mapper, mapper_base=mapper_base)
     torch.nn.init.normal_(model.members[0][-1].weight, std=0.1)
     return model.eval()
 
@@ -115,6 +120,20 @@ def test_stacked_mapper_tables_follow_newly_filled_shapes(random_evaluator):
     assert again == random_evaluator.predict_layers(layers, second)
 
 
+def test_mapper_base_makes_an_untrained_latency_the_mappers():
+    """The head starts at zero, so an untrained evaluator predicts its base: the loop mapper's latency."""
+    layer, accel = LayerShape(8, 16, 3, 1, 1, (8, 8)), Accelerator()
+    index = tuple(SMALL_SPACE.choices(name).index(getattr(accel, name)) for name in FIELDS)
+    mapper_latency = math.exp(layer_table(layer, SMALL_SPACE).fill()[(0, *index)].item())
+    for base, expected in ((True, pytest.approx(mapper_latency, rel=1e-5)), (False, None)):
+        model = CostEvaluator(SMALL_SPACE, hidden=8, depth=1, members=1, mapper=True, mapper_base=base)
+        latency = model.predict_layers([layer], accel)[0].latency_cycles
+        if base:
+            assert latency == expected
+        else:  # the analytic base: a soft compute / DRAM roofline, another number
+            assert abs(latency / mapper_latency - 1) > 0.05
+
+
 def test_save_load_round_trip_and_bad_files(tmp_path, random_evaluator):
     path = tmp_path / "ev.pt"
     save_evaluator(random_evaluator, path, {"note": "test"})
@@ -122,6 +141,7 @@ def test_save_load_round_trip_and_bad_files(tmp_path, random_evaluator):
     layers = [LayerShape(8, 16, 3, 1, 1, (8, 8))]
     accel = Accelerator()
     assert loaded.predict_layers(layers, accel) == random_evaluator.predict_layers(layers, accel)
+    assert loaded.mapper_base == random_evaluator.mapper_base
     assert loaded.metadata == {"note": "test"}
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable evaluator"):
