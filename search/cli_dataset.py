@@ -36,7 +36,8 @@ def _heldout_accelerators():
     every training table; tables built without them leave that draw as it is)."""
     from search.heldout import HELDOUT_SEED, RESERVED_ACCELS, heldout_setup, tables_accelerators
 
-    trained = tables_accelerators([path for path in TRAINING_TABLES[1:] if path.exists()])
+    extensions = [path for path in TRAINING_TABLES if path != DEFAULT_DATASET and path.exists()]
+    trained = tables_accelerators(extensions)  # heldout_setup skips the uniform table's itself
     _, heldout = heldout_setup(str(DEFAULT_DATASET), RESERVED_ACCELS, 1, HELDOUT_SEED, trained)
     excluded = (f"the {RESERVED_ACCELS} held-out accelerators of `coexplore evaluator report --accels "
                 f"{RESERVED_ACCELS}` (seed {HELDOUT_SEED})")  # fmt: skip

@@ -67,8 +67,9 @@ def tables_accelerators(paths) -> set[Accelerator]:
 
 def heldout_setup(dataset: str, accels: int, archs: int, seed: int, exclude=()):
     """Networks and accelerators for the report; no accelerator appears in ``dataset`` or ``exclude``
-    (the other training tables': those were built without the default held-out accelerators, so
-    excluding them leaves the default draw as it is and only steers larger ones)."""
+    (the other training tables': built without the first RESERVED_ACCELS of this draw, older ones
+    without the first HELDOUT_ACCELS, so excluding them leaves those as they are and only steers
+    larger draws)."""
     space = DesignSpace()
     accelerators = heldout_accelerators(space, dataset_accelerators(dataset) | set(exclude), accels, seed)
     return heldout_networks(archs, seed), accelerators
