@@ -198,13 +198,18 @@ class CostEvaluator(nn.Module):
 
     def grid(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
         """Every layer on every accelerator: ``[L, A, 2]``."""
+        return self.grid_members(lb, probs).mean(0)
+
+    def grid_members(self, lb: LayerBatch, probs: AccelProbs) -> torch.Tensor:
+        """Each member's ``grid``: ``[members, L, A, 2]`` (their spread says where the ensemble is unsure)."""
         r = self.relax
         tables = torch.einsum(
             "lkrcd,ar,ac,ad->lak", lb.log_tables.to(probs[0]),
             r.group(probs, "pe_rows"), r.group(probs, "pe_cols"), r.group(probs, "dataflow"),
         )  # fmt: skip
         mapper = self._mapper_inputs(lb, probs, True)
-        return self._head(*self._assemble(lb, self._accel_parts(probs), tables, grid=True, mapper=mapper))
+        features = self._assemble(lb, self._accel_parts(probs), tables, grid=True, mapper=mapper)
+        return self.member_outputs(*features)
 
     @torch.no_grad()
     def predict_layers(self, layers: Sequence[LayerShape], accel: Accelerator) -> list[Cost]:

@@ -5,7 +5,8 @@
 Holds out 15% of the training tables' accelerators (the `unseen_accelerators` split of
 `coexplore evaluator train`, seed 0), trains one evaluator per variant on the rest and prints the per-layer
 latency / energy MAPE on the held-out rows: all of them, and those of the ResNet-18, MobileNetV2 and
-ResNet-20 layers (with their latency MAPE per dataflow). The held-out *report* (`coexplore evaluator
+ResNet-20 layers (with their latency MAPE per dataflow), and per training table (`by_table`: each row
+counted in the first table holding its pair). The held-out *report* (`coexplore evaluator
 report`) is never used here, so design choices made with this script do not tune on the test.
 
 Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
@@ -39,7 +40,16 @@ TABLES = [path for path in TRAINING_TABLES if path.exists()]
 FAMILIES = ("resnet18", "mobilenet_v2", "resnet20")
 
 
-def run_variant(samples, space: DesignSpace, variant: dict) -> dict:
+def table_of_rows(samples) -> list[str]:
+    """The file name of the first training table holding each sample's pair (``load_samples`` order)."""
+    first = {}
+    for path in TABLES:
+        for row in read_table(path):
+            first.setdefault(row_to_pair(row), path.name)
+    return [first[pair] for pair in zip(samples.layers, samples.accels, strict=True)]
+
+
+def run_variant(samples, tables: list[str], space: DesignSpace, variant: dict) -> dict:
     variant = dict(variant)
     frac = variant.pop("frac", 1.0)
     dropped = variant.pop("drop", [])
@@ -73,15 +83,21 @@ def run_variant(samples, space: DesignSpace, variant: dict) -> dict:
             flow: round(float(ape[rows & torch.tensor([d == flow for d in dataflows]), 0].mean()), 2)
             for flow in space.dataflow
         }
+    held_tables = [tables[i] for i in test.tolist()]
+    out["by_table"] = {}
+    for path in TABLES:
+        rows = torch.tensor([t == path.name for t in held_tables])
+        out["by_table"][path.name] = [round(x, 2) for x in ape[rows].mean(0).tolist()]
     return out
 
 
 def main(variants: list[dict]) -> None:
     space = DesignSpace()
     samples = load_samples(TABLES, space)
+    tables = table_of_rows(samples)
     print("per-layer MAPE % on held-out accelerators: [latency, energy]", flush=True)
     for variant in variants:
-        print(json.dumps(variant), json.dumps(run_variant(samples, space, variant)), flush=True)
+        print(json.dumps(variant), json.dumps(run_variant(samples, tables, space, variant)), flush=True)
 
 
 if __name__ == "__main__":

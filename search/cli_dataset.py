@@ -16,8 +16,11 @@ DEFAULT_DATASET = PACKAGE_DATA / "zigzag_dataset.csv.gz"
 REFINE_TABLE = PACKAGE_DATA / "zigzag_refine.csv.gz"
 COMMON_TABLE = PACKAGE_DATA / "zigzag_common.csv.gz"
 MOBILENET_RESNET20_TABLE = PACKAGE_DATA / "zigzag_mobilenet_resnet20.csv.gz"
+DISAGREEMENT_TABLE = PACKAGE_DATA / "zigzag_disagreement.csv.gz"
 # What `coexplore evaluator train` reads by default: the uniform sample and its targeted extensions.
-TRAINING_TABLES = (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE, MOBILENET_RESNET20_TABLE)
+TRAINING_TABLES = (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE, MOBILENET_RESNET20_TABLE, DISAGREEMENT_TABLE)
+NETWORKS_HELP = ("Comma-separated common networks whose layers are sampled "
+                 "(resnet18, mobilenet_v2, resnet20; at the dataset's input sizes).")  # fmt: skip
 
 
 def samples_option(default: int):
@@ -42,6 +45,26 @@ def _heldout_accelerators():
     excluded = (f"the {RESERVED_ACCELS} held-out accelerators of `coexplore evaluator report --accels "
                 f"{RESERVED_ACCELS}` (seed {HELDOUT_SEED})")  # fmt: skip
     return heldout, excluded
+
+
+def _common_networks(networks: str) -> list[tuple[str, int]]:
+    """``--networks`` as (name, input pixels) of ``COMMON_NETWORKS``."""
+    from accel_model.dataset import COMMON_NETWORKS
+
+    sizes = dict(COMMON_NETWORKS)
+    names = [n.strip() for n in networks.split(",") if n.strip()]
+    unknown = [n for n in names if n not in sizes]
+    if unknown or not names:
+        raise InputError(f"--networks: unknown network {unknown[0] if unknown else networks!r}; "
+                         f"choose from {', '.join(sizes)}")  # fmt: skip
+    return [(n, sizes[n]) for n in names]
+
+
+def _table_out(out: str, default: Path, command: str) -> str:
+    """Check ``--out`` and return the rebuild ``command`` naming it where it is not the default."""
+    if not str(out).endswith((".csv", ".csv.gz")):
+        raise InputError(f"--out: {out} must end in .csv or .csv.gz")
+    return command if Path(out).resolve() == default.resolve() else f"{command} --out {out}"
 
 
 def register_dataset_extensions(dataset: click.Group) -> None:
@@ -70,9 +93,7 @@ def register_dataset_extensions(dataset: click.Group) -> None:
         click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")
 
     @dataset.command("extend")
-    @click.option("--networks", default="resnet18", show_default=True,
-                  help="Comma-separated common networks whose layers are sampled "
-                  "(resnet18, mobilenet_v2, resnet20; at the dataset's input sizes).")  # fmt: skip
+    @click.option("--networks", default="resnet18", show_default=True, help=NETWORKS_HELP)
     @samples_option(2000)
     @click.option("--seed", type=int, default=21, show_default=True, help="Seed of the pair sampling.")
     @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
@@ -81,23 +102,64 @@ def register_dataset_extensions(dataset: click.Group) -> None:
     def dataset_extend(networks, samples, seed, workers, out, cache):
         """Simulate more uniform accelerators for the layers of common CNNs (ImageNet-sized layers are
         the sparsest part of the uniform sample); resumes via the cache, held-out accelerators excluded."""
-        from accel_model.dataset import COMMON_NETWORKS, network_pairs, simulate_table
+        from accel_model.dataset import network_pairs, simulate_table
         from accel_model.space import DesignSpace
 
-        sizes = dict(COMMON_NETWORKS)
-        names = [n.strip() for n in networks.split(",") if n.strip()]
-        unknown = [n for n in names if n not in sizes]
-        if unknown or not names:
-            raise InputError(f"--networks: unknown network {unknown[0] if unknown else networks!r}; "
-                             f"choose from {', '.join(sizes)}")  # fmt: skip
-        if not str(out).endswith((".csv", ".csv.gz")):
-            raise InputError(f"--out: {out} must end in .csv or .csv.gz")
+        named = _common_networks(networks)
+        names = ",".join(n for n, _ in named)
+        rebuild = f"coexplore dataset extend --networks {names} --samples {samples} --seed {seed}"
+        command = _table_out(out, COMMON_TABLE, rebuild)
         heldout, excluded = _heldout_accelerators()
-        pairs = network_pairs([(n, sizes[n]) for n in names], samples, seed, DesignSpace(), heldout)
-        command = f"coexplore dataset extend --networks {','.join(names)} --samples {samples} --seed {seed}"
-        if Path(out).resolve() != COMMON_TABLE.resolve():
-            command += f" --out {out}"
-        meta = {"kind": "common-network extension", "networks": [f"{n}@{sizes[n]}px" for n in names],
+        pairs = network_pairs(named, samples, seed, DesignSpace(), heldout)
+        meta = {"kind": "common-network extension", "networks": [f"{n}@{hw}px" for n, hw in named],
                 "samples": samples, "seed": seed, "excluded": excluded, "rebuild": command}  # fmt: skip
+        prov = simulate_table(out, pairs, meta, workers, cache=cache, checkpoint_every=100)
+        click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")
+
+    @dataset.command("disagree")
+    @click.option("--evaluator", "evaluator_path", default=None, help="Evaluator file (default: committed).")
+    @click.option("--networks", default="resnet18,mobilenet_v2,resnet20", show_default=True,
+                  help=NETWORKS_HELP)  # fmt: skip
+    @samples_option(4000)
+    @click.option("--top-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.05,
+                  show_default=True,
+                  help="Per layer, the share of the space drawn from (most disputed first).")  # fmt: skip
+    @click.option("--seed", type=int, default=31, show_default=True, help="Seed of the pair sampling.")
+    @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+    @click.option("--out", default=str(DISAGREEMENT_TABLE), show_default=True)
+    @click.option("--cache", type=click.Path(dir_okay=False), default=None, help="SQLite cache file.")
+    def dataset_disagree(evaluator_path, networks, samples, top_fraction, seed, workers, out, cache):
+        """Simulate the (layer, accelerator) pairs of common CNNs on which the evaluator's ensemble members
+        disagree most (query by committee: where ZigZag's mapping jumps and the rows are thin); resumes via
+        the cache, held-out accelerators excluded. The pairs depend on the evaluator: the provenance
+        records its SHA-256."""
+        import hashlib
+
+        from accel_model.dataset import simulate_table, unique_pool
+        from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
+        from accel_model.networks import network_layers
+        from search.refine import disagreement_pairs
+
+        named = _common_networks(networks)
+        names = ",".join(n for n, _ in named)
+        path = Path(evaluator_path or DEFAULT_EVALUATOR)
+        command = _table_out(out, DISAGREEMENT_TABLE,
+                             "coexplore dataset disagree --evaluator EVALUATOR_SHA256_FILE "
+                             f"--networks {names} --samples {samples} --top-fraction {top_fraction} "
+                             f"--seed {seed}")  # fmt: skip
+        with bad_input_is_exit_2("--evaluator"):
+            evaluator = load_evaluator(path)
+        if evaluator.n_members < 2:
+            raise InputError(f"--evaluator: {path} has one member; disagreement needs an ensemble")
+        heldout, excluded = _heldout_accelerators()
+        pool = unique_pool([(n, layer) for n, hw in named for layer in network_layers(n, hw=hw)])
+        try:
+            pairs = disagreement_pairs(evaluator, pool, samples, seed, top_fraction, heldout)
+        except ValueError as err:
+            raise InputError(f"--samples: {err}") from err
+        meta = {"kind": "ensemble-disagreement extension", "networks": [f"{n}@{hw}px" for n, hw in named],
+                "samples": samples, "top_fraction": top_fraction, "seed": seed,
+                "evaluator_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "excluded": excluded,
+                "rebuild": command}  # fmt: skip
         prov = simulate_table(out, pairs, meta, workers, cache=cache, checkpoint_every=100)
         click.echo(f"wrote {out}: {prov['rows']} rows ({prov['ok']} ok, {prov['failed']} failed)")
