@@ -4,10 +4,11 @@
 
 Holds out 15% of the training tables' accelerators (the `unseen_accelerators` split of
 `coexplore evaluator train`, seed 0), trains one evaluator per variant on the rest and prints the per-layer
-latency / energy MAPE on the held-out rows: all of them, and those of the ResNet-18, MobileNetV2 and
-ResNet-20 layers (with their latency MAPE per dataflow), and per training table (`by_table`: each row
-counted in the first table holding its pair). The held-out *report* (`coexplore evaluator
-report`) is never used here, so design choices made with this script do not tune on the test.
+latency / energy MAPE on the held-out rows: all of them, those of the ResNet-18, MobileNetV2 and
+ResNet-20 layers (with their latency MAPE per dataflow and their mean signed error, `bias`), and per
+training table (`by_table`: each row counted in the first table holding its pair). The held-out
+*report* (`coexplore evaluator report`) is never used here, so design choices made with this script do
+not tune on the test.
 
 Each variant is a JSON object: EvaluatorSettings fields (`members`, `epochs`, `hidden`, `depth`, `lr`,
 `weight_decay`, `mapper`, `mapper_base`, `seed`, which also draws another held-out split; defaults
@@ -68,7 +69,8 @@ def run_variant(samples, tables: list[str], space: DesignSpace, variant: dict) -
     info = fit(model, samples, train, settings, progress=False)
     test = torch.nonzero(held).squeeze(1)
     actual = samples.log_targets[test].double().exp()
-    ape = ((predict_rows(model, samples, test) - actual) / actual).abs() * 100
+    signed = (predict_rows(model, samples, test) - actual) / actual * 100
+    ape = signed.abs()
     family = {}
     for name, layer in common_layers():
         family.setdefault(layer, name)
@@ -79,6 +81,7 @@ def run_variant(samples, tables: list[str], space: DesignSpace, variant: dict) -
     for name in FAMILIES:
         rows = torch.tensor([family.get(samples.layers[i]) == name for i in test.tolist()])
         out[name] = [round(x, 2) for x in ape[rows].mean(0).tolist()]
+        out.setdefault("bias", {})[name] = [round(x, 2) for x in signed[rows].mean(0).tolist()]
         out["latency_by_dataflow"][name] = {
             flow: round(float(ape[rows & torch.tensor([d == flow for d in dataflows]), 0].mean()), 2)
             for flow in space.dataflow

@@ -17,8 +17,10 @@ REFINE_TABLE = PACKAGE_DATA / "zigzag_refine.csv.gz"
 COMMON_TABLE = PACKAGE_DATA / "zigzag_common.csv.gz"
 MOBILENET_RESNET20_TABLE = PACKAGE_DATA / "zigzag_mobilenet_resnet20.csv.gz"
 DISAGREEMENT_TABLE = PACKAGE_DATA / "zigzag_disagreement.csv.gz"
+DISAGREEMENT_RESNET18_TABLE = PACKAGE_DATA / "zigzag_disagreement_resnet18.csv.gz"  # the second round
 # What `coexplore evaluator train` reads by default: the uniform sample and its targeted extensions.
-TRAINING_TABLES = (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE, MOBILENET_RESNET20_TABLE, DISAGREEMENT_TABLE)
+TRAINING_TABLES = (DEFAULT_DATASET, REFINE_TABLE, COMMON_TABLE, MOBILENET_RESNET20_TABLE, DISAGREEMENT_TABLE,
+                   DISAGREEMENT_RESNET18_TABLE)  # fmt: skip
 NETWORKS_HELP = ("Comma-separated common networks whose layers are sampled "
                  "(resnet18, mobilenet_v2, resnet20; at the dataset's input sizes).")  # fmt: skip
 
