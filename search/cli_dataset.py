@@ -1,6 +1,6 @@
-"""Targeted extensions of the simulator dataset: ``dataset refine`` and ``dataset extend``.
+"""Targeted extensions of the simulator dataset: ``dataset refine``, ``extend`` and ``disagree``.
 
-Both leave out the accelerators of the held-out report (``coexplore evaluator report``), so that test
+All three leave out the accelerators of the held-out report (``coexplore evaluator report``), so that test
 stays unseen; ``coexplore evaluator train`` reads their tables beside the uniform sample."""
 
 from __future__ import annotations

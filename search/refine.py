@@ -49,9 +49,6 @@ def refinement_pairs(
     return [(SOURCE, layer, accel) for accel in accels for layer in template.unique_layers]
 
 
-DISAGREEMENT_SOURCE = "disagreement"
-
-
 def disagreement_pairs(
     evaluator: CostEvaluator,
     pool: Sequence[tuple[str, LayerShape]],
@@ -73,6 +70,8 @@ def disagreement_pairs(
     excluded = set(exclude)
     allowed = torch.tensor([a not in excluded for a in accels])
     keep = max(1, math.ceil(top_fraction * int(allowed.sum())))
+    if samples > len(pool) * keep:
+        raise ValueError(f"only {len(pool) * keep} candidate pairs for {samples} samples")
     probs = relax.from_index_tensor(index)
     top = []
     for _, layer in pool:
@@ -80,8 +79,6 @@ def disagreement_pairs(
             members = evaluator.grid_members(layer_batch([layer], space), probs)[:, 0]  # [M, A, 2]
         spread = members.std(0).sum(-1).masked_fill(~allowed, -1.0)
         top.append(torch.argsort(spread, descending=True, stable=True)[:keep].tolist())
-    if samples > len(pool) * keep:
-        raise ValueError(f"only {len(pool) * keep} candidate pairs for {samples} samples")
     rng, chosen = random.Random(seed), {}
     while len(chosen) < samples:
         i = rng.randrange(len(pool))
