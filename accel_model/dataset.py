@@ -73,6 +73,11 @@ def sample_pairs(
     return out
 
 
+def network_pool(networks: Sequence[tuple[str, int]]) -> list[tuple[str, LayerShape]]:
+    """The distinct layers of the named ``(network, pixels)``s, each tagged with its first network."""
+    return unique_pool([(name, layer) for name, hw in networks for layer in network_layers(name, hw=hw)])
+
+
 def network_pairs(
     networks: Sequence[tuple[str, int]],
     samples: int,
@@ -80,10 +85,9 @@ def network_pairs(
     space: DesignSpace,
     exclude: Sequence[Accelerator] = (),
 ) -> list[tuple[str, LayerShape, Accelerator]]:
-    """``sample_pairs`` over the distinct layers of the named ``(network, pixels)``s, tagged with the
-    network's name; a larger ``samples`` extends a smaller one with the same seed."""
-    pool = unique_pool([(name, layer) for name, hw in networks for layer in network_layers(name, hw=hw)])
-    return sample_pairs(pool, samples, seed, space, exclude)
+    """``sample_pairs`` over ``network_pool(networks)``; a larger ``samples`` extends a smaller one with
+    the same seed."""
+    return sample_pairs(network_pool(networks), samples, seed, space, exclude)
 
 
 def record_row(source: str, record: Record) -> dict[str, Any]:

@@ -137,9 +137,8 @@ def register_dataset_extensions(dataset: click.Group) -> None:
         records its SHA-256."""
         import hashlib
 
-        from accel_model.dataset import simulate_table, unique_pool
+        from accel_model.dataset import network_pool, simulate_table
         from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
-        from accel_model.networks import network_layers
         from search.refine import disagreement_pairs
 
         named = _common_networks(networks)
@@ -154,9 +153,8 @@ def register_dataset_extensions(dataset: click.Group) -> None:
         if evaluator.n_members < 2:
             raise InputError(f"--evaluator: {path} has one member; disagreement needs an ensemble")
         heldout, excluded = _heldout_accelerators()
-        pool = unique_pool([(n, layer) for n, hw in named for layer in network_layers(n, hw=hw)])
         try:
-            pairs = disagreement_pairs(evaluator, pool, samples, seed, top_fraction, heldout)
+            pairs = disagreement_pairs(evaluator, network_pool(named), samples, seed, top_fraction, heldout)
         except ValueError as err:
             raise InputError(f"--samples: {err}") from err
         meta = {"kind": "ensemble-disagreement extension", "networks": [f"{n}@{hw}px" for n, hw in named],

@@ -18,7 +18,8 @@ from search.cli_dataset import DEFAULT_DATASET, TRAINING_TABLES
 from search.cli_util import InputError, bad_input_is_exit_2
 from search.heldout import HELDOUT_ACCELS, HELDOUT_SEED
 
-# The uniform sample and, when present, its extensions (``coexplore dataset refine`` / ``extend``).
+# The uniform sample and, when present, its extensions (``coexplore dataset refine`` / ``extend`` /
+# ``disagree``).
 DEFAULT_TRAINING_TABLES = tuple(str(p) for p in TRAINING_TABLES if p.exists()) or (str(DEFAULT_DATASET),)
 
 EVALUATOR_OPTION = click.option(

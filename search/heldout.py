@@ -21,8 +21,9 @@ from accel_model.space import DesignSpace
 from nas.model import build_child, candidate_layer_shapes
 from nas.space import SearchSpace
 
-# The held-out report's defaults. `dataset refine` / `extend` exclude the first RESERVED_ACCELS of its
-# draw (those of `evaluator report --accels 30`), so a larger report stays unseen as the tables grow.
+# The held-out report's defaults. `dataset refine` / `extend` / `disagree` exclude the first
+# RESERVED_ACCELS of its draw (those of `evaluator report --accels 30`), so a larger report stays unseen
+# as the tables grow.
 HELDOUT_ACCELS, HELDOUT_SEED, RESERVED_ACCELS = 10, 1, 30
 
 # (registered network, input pixels): ImageNet-shaped ResNet-18 / MobileNetV2, CIFAR ResNet-20.
