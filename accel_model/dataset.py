@@ -23,6 +23,7 @@ from accel_model.cache import Record, SimulationCache, cache_key
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.networks import network_layers
 from accel_model.paths import default_cache_path
+from accel_model.simulators import DEFAULT_BACKEND, make_simulator
 from accel_model.space import DesignSpace
 from accel_model.sweep import sweep
 
@@ -218,11 +219,10 @@ def simulate_table(
 
     Every ``checkpoint_every`` results the table is rewritten with the rows done so far (marked
     ``"complete": false`` in the provenance), so a long build leaves usable partial files."""
-    from accel_model.simulators import make_simulator
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sim = make_simulator("zigzag", **(settings or {}))
+    sim = make_simulator(DEFAULT_BACKEND, **(settings or {}))
     start, done = time.time(), {}
     meta = meta | {
         "backend": sim.name,
@@ -257,7 +257,7 @@ def simulate_table(
         imported = import_table(out, sim, db)
         todo = [(layer, accel) for _, layer, accel in pairs]
         report = sweep(
-            todo, "zigzag", settings, db, workers, scheduler, progress=progress, on_result=on_result
+            todo, DEFAULT_BACKEND, settings, db, workers, scheduler, progress=progress, on_result=on_result
         )
     finally:
         if db is not cache:

@@ -25,6 +25,7 @@ from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.files import atomic_write_bytes, load_torch_file
 from accel_model.layer_features import LAYER_FEATURES, LayerBatch, layer_batch
 from accel_model.loop_mapper import MAPPER_FEATURES, layer_table
+from accel_model.paths import DEFAULT_EVALUATOR
 from accel_model.soft_accel import AccelProbs, AccelRelaxation
 from accel_model.space import NUMERIC_FIELDS, DesignSpace
 from accel_model.space_tables import at_vertices, expected_grid, expected_pairs
@@ -248,9 +249,6 @@ def save_evaluator(model: CostEvaluator, path: str | Path, metadata: dict[str, A
         "metadata": metadata,
     }
     atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
-
-
-DEFAULT_EVALUATOR = Path(__file__).resolve().parent / "data" / "evaluator.pt"
 
 
 def load_evaluator(path: str | Path = DEFAULT_EVALUATOR) -> CostEvaluator:

@@ -19,6 +19,7 @@ from accel_model.evaluator import CostEvaluator
 from accel_model.files import atomic_write_bytes
 from accel_model.layer_features import layer_batch
 from accel_model.metrics import error_summary
+from accel_model.simulators import DEFAULT_BACKEND
 from accel_model.space import DesignSpace
 from accel_model.sweep import sweep
 
@@ -51,7 +52,7 @@ def simulate_networks(
     """Simulated (cycles, pJ) of every distinct layer of ``networks`` on every accelerator (None: failed)."""
     layers = list(dict.fromkeys(layer for net in networks.values() for layer in net))
     pairs = [(layer, accel) for accel in accels for layer in layers]
-    report = sweep(pairs, "zigzag", settings, cache, workers, progress=progress)
+    report = sweep(pairs, DEFAULT_BACKEND, settings, cache, workers, progress=progress)
     return {
         pair: (rec.cost.latency_cycles, rec.cost.energy_pj) if rec.status == "ok" else None
         for pair, rec in zip(pairs, report.records, strict=True)

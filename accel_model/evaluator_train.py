@@ -9,6 +9,7 @@ all rows (a random validation part picks its epoch); its test is the held-out ne
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from accel_model.dataset import read_table, row_to_pair
 from accel_model.domain import Accelerator, LayerShape
-from accel_model.evaluator import CostEvaluator
+from accel_model.evaluator import CostEvaluator, save_evaluator
 from accel_model.layer_features import layer_batch
 from accel_model.metrics import error_summary
 from accel_model.space import DesignSpace
@@ -142,8 +143,12 @@ def fit(
         bar.set_postfix(val_rmse_log=f"{val**0.5:.4f}", best_epoch=best[2])
     model.load_state_dict(best[1])
     model.eval()
-    return {"best_epoch": best[2], "val_rmse_log": best[0] ** 0.5, "fit_rows": len(fit_idx),
-            "val_rows": len(val_idx)}  # fmt: skip
+    return {
+        "best_epoch": best[2],
+        "val_rmse_log": best[0] ** 0.5,
+        "fit_rows": len(fit_idx),
+        "val_rows": len(val_idx),
+    }
 
 
 def predict_rows(model: CostEvaluator, samples: Samples, idx: torch.Tensor) -> torch.Tensor:
@@ -182,11 +187,13 @@ def train_evaluator(
     space: DesignSpace | None = None,
     splits: bool = True,
     progress: bool = True,
+    samples: Samples | None = None,
 ) -> tuple[CostEvaluator, dict[str, Any]]:
-    """The final model (all rows) and its metadata (settings, split reports, timings)."""
+    """The final model (all rows) and its metadata (settings, split reports, timings). ``samples``: the
+    rows of ``dataset`` already loaded (``load_samples``), e.g. to refuse a bad table before any work."""
     space = space or DesignSpace()
     start = time.time()
-    samples = load_samples(dataset, space)
+    samples = samples if samples is not None else load_samples(dataset, space)
     report = split_report(samples, space, settings, progress) if splits else {}
     model = new_evaluator(space, settings)
     info = fit(model, samples, torch.arange(len(samples)), settings, progress, desc="final")
@@ -199,3 +206,19 @@ def train_evaluator(
         "train_seconds": round(time.time() - start, 1),
     }
     return model, metadata
+
+
+def train_evaluator_file(
+    samples: Samples,
+    tables: Sequence[str | Path],
+    out: str | Path,
+    settings: EvaluatorSettings,
+    splits: bool = True,
+) -> tuple[Path, dict[str, Any]]:
+    """``train_evaluator`` on ``tables`` (their rows loaded as ``samples``), then the evaluator written to
+    ``out`` and its metadata beside it as JSON; returns (that JSON's path, the metadata)."""
+    model, metadata = train_evaluator(list(tables), settings, splits=splits, samples=samples)
+    save_evaluator(model, out, metadata)
+    report = Path(out).with_suffix(".json")
+    report.write_text(json.dumps(metadata, indent=1) + "\n")
+    return report, metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -64,3 +65,11 @@ def load_torch_file(path: str | Path, what: str, hint: str = "") -> Any:
         raise ValueError(f"{path}: no such {what} file{hint}") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt file
         raise ValueError(f"{path}: not a readable {what} file ({type(exc).__name__})") from None
+
+
+def clear_dir(path: Path) -> None:
+    """Remove ``path`` (when it exists) and create it empty."""
+
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)

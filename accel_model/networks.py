@@ -9,16 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from accel_model.domain import LayerShape
+from accel_model.registry import Registry
 
-NETWORKS: dict[str, Callable[..., list[LayerShape]]] = {}
-
-
-def register_network(name: str):
-    def wrap(fn):
-        NETWORKS[name] = fn
-        return fn
-
-    return wrap
+NETWORKS: Registry[Callable[..., list[LayerShape]]] = Registry("network")
+register_network = NETWORKS.register
 
 
 class _Tracker:
@@ -94,6 +88,4 @@ def mobilenet_v2(
 
 
 def network_layers(name: str, **kwargs) -> list[LayerShape]:
-    if name not in NETWORKS:
-        raise ValueError(f"unknown network {name!r}; allowed: {sorted(NETWORKS)}")
-    return NETWORKS[name](**kwargs)
+    return NETWORKS.get(name)(**kwargs)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE_DATA = Path(__file__).parent / "data"
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+DEFAULT_EVALUATOR = PACKAGE_DATA / "evaluator.pt"  # the committed evaluator network
+DEFAULT_GENERATOR = PACKAGE_DATA / "hwgen_edap.pt"  # the committed hardware generator (EDAP)
 
 
 def data_dir() -> Path:

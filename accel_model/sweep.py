@@ -27,6 +27,7 @@ from tqdm import tqdm
 from accel_model.cache import Record, SimulationCache, cache_key
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.paths import default_cache_path
+from accel_model.simulators import DEFAULT_BACKEND, make_simulator
 
 Pair = tuple[LayerShape, Accelerator]
 
@@ -66,7 +67,6 @@ def time_limit(seconds: float | None):
 
 @lru_cache(maxsize=8)
 def _simulator(backend: str, settings_json: str):
-    from accel_model.simulators import make_simulator
 
     return make_simulator(backend, **json.loads(settings_json))
 
@@ -146,7 +146,7 @@ def open_pool(workers: int, scheduler: str | None = None, client=None):
 
 def sweep(
     pairs: Sequence[Pair],
-    backend: str = "zigzag",
+    backend: str = DEFAULT_BACKEND,
     settings: dict[str, Any] | None = None,
     cache: SimulationCache | str | Path | None = None,
     workers: int = 2,
@@ -159,7 +159,6 @@ def sweep(
 ) -> SweepReport:
     """Simulate ``pairs``; returns records in input order. ``scheduler`` (tcp://host:port) or a Dask
     ``client`` runs on Dask; otherwise a local process pool of ``workers``."""
-    from accel_model.simulators import make_simulator
 
     start = time.perf_counter()
     sim = make_simulator(backend, **(settings or {}))

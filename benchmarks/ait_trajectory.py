@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from dfq import finetune as finetune_module
-from dfq.methods import ait
-from dfq.pipeline import compare_with_teacher, quantize_with_source, source_context
+from dfq.api import dfq_profile, prepare_source, quantize
+from dfq.finetunes import ait
+from dfq.pipeline import compare_with_teacher
 from dfq.quant_model import QuantSpec, QuantWrapper
-from dfq.settings import dfq_profile
-from dfq.sources import get_source
 from dfq.table import parse_bits
+from nas.data import load_splits
 from nas.train import load_checkpoint
-from search.cli_util import load_splits
 
 
 def weight_ranges(student) -> dict[QuantWrapper, float]:
@@ -50,10 +47,9 @@ def main() -> None:
     ((w_bits, a_bits),) = parse_bits(args.bits)
     teacher, meta = load_checkpoint(args.checkpoint)
     splits = load_splits(None)
-    cls = get_source(args.source)
-    settings = replace(dfq_profile("quick"), ce_weight=cls.default_ce_weight)
+    settings = dfq_profile("quick")
     start = time.perf_counter()
-    source = cls(teacher, source_context(meta, splits, cls, settings, args.seed, False))
+    source = prepare_source(args.source, teacher, meta, settings, args.seed, splits)
     print(f"prepared {args.source} in {time.perf_counter() - start:.0f} s", flush=True)
 
     trajectory: list[dict] = []
@@ -65,8 +61,8 @@ def main() -> None:
         scales.append(original_scale(*a, **k))
         return scales[-1]
 
-    def observe(student, loss: float) -> None:
-        state["step"] += 1
+    def observe(student, step: int, loss: float) -> None:
+        state["step"] = step
         if state["ranges"] is None:
             state["ranges"] = weight_ranges(student)
         if state["step"] % args.every and state["step"] != settings.finetune_steps:
@@ -88,22 +84,9 @@ def main() -> None:
         trajectory.append(point)
         print(json.dumps(point), flush=True)
 
-    method = finetune_module.FINETUNES[args.finetune]
-    inner_loss, inner_step = method.loss, method.step
-
-    def loss_and_remember(student_logits, teacher_logits, labels, s):
-        loss = inner_loss(student_logits, teacher_logits, labels, s)
-        state["loss"] = loss.item()
-        return loss
-
-    def step_and_observe(student, opt, progress, s):
-        (inner_step or (lambda _m, o, _p, _s: o.step()))(student, opt, progress, s)
-        observe(student, state["loss"])
-
     ait.inundation_scale = recording_scale
-    finetune_module.FINETUNES[args.finetune] = replace(method, loss=loss_and_remember, step=step_and_observe)
-    student, _ = quantize_with_source(
-        teacher, QuantSpec(w_bits, a_bits), source, args.finetune, settings, args.seed
+    student, _ = quantize(
+        teacher, QuantSpec(w_bits, a_bits), meta, source, args.finetune, seed=args.seed, on_step=observe
     )
     out = Path(
         args.out

@@ -9,7 +9,7 @@ checkpoint given second.
         {"source": "real", "ft": "none", "spec": {"observer": "ema"}}]'
 
 Each variant is a JSON object: ``source`` (default gdfq), ``ft`` (fine-tuning, default kd), ``bits`` (default
-"W4A4"), ``source_settings`` (DFQSettings overrides for the source, e.g. generator_steps), ``settings``
+"W4A4"), ``source_settings`` (profile overrides for the source, e.g. generator_steps), ``settings``
 (overrides for the fine-tuning), ``spec`` (QuantSpec fields), ``seed`` (default 0; of the source and the
 fine-tuning) and ``every`` (also print the validation drop every that many fine-tuning steps). A source
 is prepared once per (source, overrides, seed). Prints one line per variant: validation accuracy of FP
@@ -19,23 +19,21 @@ and quantized, drop, top-1 agreement, seconds.
 import json
 import sys
 import time
-from dataclasses import replace
 
 import torch
 
-from dfq.pipeline import compare_with_teacher, quantize_with_source, source_context
+from dfq.api import dfq_profile, prepare_source, quantize
+from dfq.pipeline import compare_with_teacher
 from dfq.quant_model import QuantSpec
-from dfq.settings import dfq_profile
-from dfq.sources import get_source
 from dfq.table import parse_bits
+from nas.data import load_splits
 from nas.train import load_checkpoint
-from search.cli_util import load_splits
 
 
 def every_steps(every: int, validate):
     """The fine-tuning callback that prints the validation drop every ``every`` steps (None for 0)."""
 
-    def on_step(student, step):
+    def on_step(student, step, _loss):
         if step % every == 0:
             r = validate(student)
             print(f"  step {step}: val drop {(r['fp_acc'] - r['quant_acc']) * 100:.2f}", flush=True)
@@ -55,19 +53,17 @@ def main(variants: list[dict], checkpoint: str = "results/teachers/default_child
         name, extra, seed = v.get("source", "gdfq"), v.get("source_settings", {}), v.get("seed", 0)
         key = json.dumps([name, extra, seed], sort_keys=True)
         if key not in sources:
-            cls = get_source(name)
-            settings = replace(dfq_profile("quick"), ce_weight=cls.default_ce_weight, **extra)
+            settings = dfq_profile("quick", **extra)
             start = time.perf_counter()
-            sources[key] = (cls(teacher, source_context(meta, splits, cls, settings, seed, False)), settings)
+            sources[key] = (prepare_source(name, teacher, meta, settings, seed, splits), settings)
             print(f"prepared {name} {extra} seed {seed} in {time.perf_counter() - start:.0f} s", flush=True)
         source, settings = sources[key]
         start = time.perf_counter()
         ((w_bits, a_bits),) = parse_bits(v.get("bits", "W4A4"))
         on_step = every_steps(v.get("every", 0), validate)
-        student, _ = quantize_with_source(
-            teacher, QuantSpec(w_bits, a_bits, **v.get("spec", {})), source, v.get("ft", "kd"),
-            replace(settings, **v.get("settings", {})), seed, on_step=on_step,
-        )  # fmt: skip
+        spec = QuantSpec(w_bits, a_bits, **v.get("spec", {}))
+        tuned = dfq_profile("quick", **{**extra, **v.get("settings", {})})
+        student, _ = quantize(teacher, spec, meta, source, v.get("ft", "kd"), tuned, seed, on_step=on_step)
         r = validate(student)
         print(
             f"{json.dumps(v)}: val FP {r['fp_acc'] * 100:.2f} W{w_bits}A{a_bits} {r['quant_acc'] * 100:.2f} "

@@ -35,7 +35,7 @@ from accel_model.evaluator_train import (
 )
 from accel_model.paths import PACKAGE_DATA
 from accel_model.space import DesignSpace
-from search.cli_dataset import TRAINING_TABLES
+from accel_model.training_tables import TRAINING_TABLES
 
 TABLES = [path for path in TRAINING_TABLES if path.exists()]
 FAMILIES = ("resnet18", "mobilenet_v2", "resnet20")

@@ -28,12 +28,13 @@ import torch.nn.functional as F
 
 from accel_model.evaluator import load_evaluator
 from accel_model.hwgen import SelectedMember, parse_objective
+from accel_model.hwgen_io import load_generator
+from accel_model.paths import DEFAULT_GENERATOR
 from nas.arch import Arch
 from nas.cost_template import cost_template
 from nas.model import build_child
 from nas.space import SearchSpace
 from nas.supernet import arch_paths, sample_paths, uniform_paths
-from search.cli_hwgen import DEFAULT_GENERATOR, load_generator
 from search.dance import SearchConfig, arch_step, build_search, weight_step
 
 

@@ -1,6 +1,6 @@
-"""Fine-tuning a fake-quantized student: distillation from the full-precision teacher on a source's
-batches (KD), or plain cross-entropy on real labels (QAT). A name-keyed registry of methods: a loss
-and, optionally, a replacement for the optimizer step (AIT's gradient inundation, ``dfq/methods/ait.py``).
+"""The fine-tuning loop of a fake-quantized student, for every registered fine-tuning (``dfq/finetunes/``):
+its loss on the source's batches against the full-precision teacher, and its step (AIT's gradient
+inundation) or the optimizer's.
 
 The student stays in eval mode throughout: its BatchNorm layers keep the teacher's running statistics
 (synthetic batches must not overwrite them) while gradients still reach every weight. Fixed schedule
@@ -15,71 +15,17 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from dfq.feature_kd import FeatureMatch
+from dfq.finetunes import FINETUNES
 from dfq.quant_model import freeze_weight_grids, learned_activation_scales
 from dfq.settings import DFQSettings
-from dfq.sources import Source
+from dfq.sources.base import Source
 from nas.device import module_device
-
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, DFQSettings], torch.Tensor]
-# (student, optimizer, fraction of fine-tuning done, settings): performs the update instead of opt.step()
-StepFn = Callable[[nn.Module, torch.optim.Optimizer, float, DFQSettings], None]
-
-
-def kd_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, s: DFQSettings):
-    """T^2 * KL(teacher_T || student_T) + ce_weight * CE(student, labels)."""
-    t = s.temperature
-    kl = F.kl_div(
-        F.log_softmax(student / t, 1), F.log_softmax(teacher / t, 1), reduction="batchmean", log_target=True
-    )
-    loss = t * t * kl
-    if s.ce_weight:
-        loss = loss + s.ce_weight * F.cross_entropy(student, labels)
-    return loss
-
-
-def ce_loss(student: torch.Tensor, _teacher: torch.Tensor, labels: torch.Tensor, _s: DFQSettings):
-    return F.cross_entropy(student, labels)
-
-
-@dataclass(frozen=True)
-class FinetuneMethod:
-    loss: LossFn | None  # None: no fine-tuning (PTQ)
-    step: StepFn | None = None  # None: the optimizer's own step
-    needs_real_labels: bool = False
-
-
-FINETUNES: dict[str, FinetuneMethod] = {
-    "none": FinetuneMethod(None),
-    "kd": FinetuneMethod(kd_loss),
-    "qat": FinetuneMethod(ce_loss, needs_real_labels=True),
-}
-
-
-def register_finetune(name: str, method: FinetuneMethod) -> None:
-    if name in FINETUNES:
-        raise ValueError(f"fine-tuning {name!r} is registered twice")
-    FINETUNES[name] = method
-
-
-def finetune_names() -> list[str]:
-    import dfq.methods  # noqa: F401  (registers the methods' fine-tunings)
-
-    return sorted(FINETUNES)
-
-
-def check_finetune(name: str, source: type[Source]) -> None:
-    if name not in finetune_names():
-        raise ValueError(f"unknown fine-tuning {name!r}; allowed: {finetune_names()}")
-    if FINETUNES[name].needs_real_labels and not source.uses_real_data:
-        raise ValueError(f"{name} trains on real labels; source {source.name!r} has none (use kd)")
 
 
 def _optimizer(student: nn.Module, scales: list[nn.Parameter], settings: DFQSettings) -> torch.optim.Adam:
@@ -101,11 +47,12 @@ def finetune(
     settings: DFQSettings,
     seed: int = 0,
     progress: bool = False,
-    on_step: Callable[[nn.Module, int], None] | None = None,
+    on_step: Callable[[nn.Module, int, float], None] | None = None,
 ) -> list[float]:
     """Train ``student`` in place for ``settings.finetune_steps`` steps; returns the loss per step.
-    ``on_step(student, k)`` is called after each step k = 1..steps (e.g. to follow an accuracy)."""
-    method = FINETUNES[loss_name]
+    ``on_step(student, k, loss)`` is called after each step k = 1..steps (e.g. to follow an accuracy)."""
+    method = FINETUNES.get(loss_name)
+    config = settings.config(method.config_class) if method.config_class else None
     loss_fn = method.loss
     if loss_fn is None or settings.finetune_steps == 0:
         return []
@@ -133,10 +80,10 @@ def finetune(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if method.step:
-                method.step(student, opt, step / steps, settings)
+                method.step(student, opt, step / steps, config)
             else:
                 opt.step()
             history.append(loss.item())
             if on_step:
-                on_step(student, step + 1)
+                on_step(student, step + 1, history[-1])
     return history

@@ -21,7 +21,7 @@ from accel_model.files import atomic_write_bytes, load_torch_file
 from dfq.finetune import finetune
 from dfq.quant_model import QuantSpec, calibrate, quantize_model
 from dfq.settings import DFQSettings
-from dfq.sources import Source
+from dfq.sources.base import Source
 from nas.data import iterate_batches
 from nas.device import module_device
 
@@ -36,10 +36,10 @@ def quantize_with_source(
     settings: DFQSettings,
     seed: int = 0,
     progress: bool = False,
-    on_step: Callable[[nn.Module, int], None] | None = None,
+    on_step: Callable[[nn.Module, int, float], None] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """The quantized student and timings/loss facts of the run (source preparation not included).
-    ``on_step(student, k)`` is called after each fine-tuning step k."""
+    ``on_step(student, k, loss)`` is called after each fine-tuning step k."""
     start = time.perf_counter()
     student = quantize_model(teacher, spec)
     gen = torch.Generator().manual_seed(seed + 104729)
@@ -107,57 +107,3 @@ def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     model = quantize_model(teacher, QuantSpec(**payload["spec"]))
     model.load_state_dict(payload["state_dict"])
     return model.eval(), {k: v for k, v in payload.items() if k != "state_dict"}
-
-
-def source_context(
-    meta: dict, splits, source: type[Source], settings: DFQSettings, seed: int, progress: bool
-):
-    """The facts a source may use; the training images only for sources that declare real data."""
-    from dfq.sources import SourceContext
-
-    real = source.uses_real_data
-    return SourceContext(
-        input_shape=(meta["in_channels"], meta["image_size"], meta["image_size"]),
-        num_classes=meta["num_classes"],
-        settings=settings,
-        seed=seed,
-        progress=progress,
-        mean=tuple(meta["mean"]),
-        std=tuple(meta["std"]),
-        real_images=splits.x_train if real else None,
-        real_labels=splits.y_train if real else None,
-    )
-
-
-def run_method(
-    teacher: nn.Module,
-    meta: dict,
-    splits,
-    source: Source,
-    finetune_name: str,
-    spec: QuantSpec,
-    settings: DFQSettings,
-    seed: int,
-    progress: bool = False,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Quantize with a prepared ``source``, then read the test split once. The metrics dict is what
-    ``metrics.json`` holds; ``total_time_s`` counts the source's preparation."""
-    student, info = quantize_with_source(teacher, spec, source, finetune_name, settings, seed, progress)
-    test = compare_with_teacher(student, teacher, splits.x_test, splits.y_test, meta["mean"], meta["std"])
-    metrics = {
-        "method": f"{source.name}+{finetune_name}",
-        "source": source.name,
-        "finetune": finetune_name,
-        "w_bits": spec.w_bits,
-        "a_bits": spec.a_bits,
-        "seed": seed,
-        "fp_test_acc": test["fp_acc"],
-        "quant_test_acc": test["quant_acc"],
-        "top1_agreement": test["top1_agreement"],
-        "source_prepare_time_s": source.prepare_time_s,
-        **info,
-        "total_time_s": source.prepare_time_s + info["calibrate_time_s"] + info["finetune_time_s"],
-        "spec": spec.to_dict(),
-        "settings": settings.to_dict(),
-    }
-    return student, metrics

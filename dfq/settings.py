@@ -1,4 +1,10 @@
-"""Every knob of a data-free quantization run, in one frozen dataclass with named profiles.
+"""The knobs of a data-free quantization run that every method shares, and the base of each method's own.
+
+``DFQSettings`` holds what the pipeline itself uses (batch size, calibration, the fine-tuning schedule and
+distillation); each source or fine-tuning declares its own knobs as a ``MethodConfig`` dataclass beside
+its code (``ZeroQConfig`` in ``dfq/sources/zeroq.py``, ``AITConfig`` in ``dfq/finetunes/ait.py``, ...).
+A profile or a user sets a method's knob by name in ``DFQSettings.knobs``; the method reads it through
+``settings.config(ItsConfig)``. Named profiles and the check of knob names live in ``dfq.api``.
 
 The defaults were set on the Fashion-MNIST *validation* split while developing; nothing in a run is
 chosen on real data (fixed step counts, no checkpoint selection) and the test set is read once, at the end.
@@ -6,25 +12,41 @@ chosen on real data (fixed step counts, no checkpoint selection) and the test se
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
+
+C = TypeVar("C", bound="MethodConfig")
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """Base of a method's own knobs: a frozen dataclass whose ``__post_init__`` validates its fields."""
+
+    @classmethod
+    def from_knobs(cls: type[C], knobs: dict[str, Any]) -> C:
+        """The config with its defaults, overridden by those of ``knobs`` that name its fields."""
+        return cls(**{f.name: knobs[f.name] for f in fields(cls) if f.name in knobs})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def _check(self, positive=(), non_negative=(), unit=()) -> None:
+        """``ValueError`` naming the first field outside its range."""
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in unit:
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
 class DFQSettings:
     batch_size: int = 64
     calib_batches: int = 8  # batches of the source that calibrate the activation ranges
-    # ZeroQ-style images: a fixed pool optimized to match the teacher's BatchNorm statistics.
-    pool_size: int = 256
-    zeroq_steps: int = 200
-    zeroq_lr: float = 0.1
-    # GDFQ-style class-conditional generator: CE on the teacher + weight * BN-statistics loss. On the
-    # validation split (W4A4, committed default child) 400 steps at lr 1e-3 left the teacher agreeing with
-    # only 62% of the generated labels (drop 4.74 points); 1200 steps at 3e-3: drop 3.46; 2000: no better.
-    latent_dim: int = 64
-    generator_steps: int = 1200
-    generator_lr: float = 3e-3
-    bns_weight: float = 0.1
     # Fine-tuning of the quantized student (KD on synthetic data, or QAT on real data).
     finetune_steps: int = 400
     finetune_lr: float = 1e-4
@@ -39,51 +61,25 @@ class DFQSettings:
     freeze_weight_grid: bool = False
     temperature: float = 4.0
     ce_weight: float = 0.0  # weight of CE on the source's labels in KD (GDFQ uses 1)
-    # DSG: slack of the per-sample BN hinge = this percentile of the gaps Gaussian inputs produce.
-    dsg_percentile: float = 0.9
-    # ClusterQ: weight of the class-centroid alignment, EMA momentum of the centroids, and the std of the
-    # perturbation of the alignment targets (diversity enhancement), in units of the feature std.
-    clusterq_weight: float = 0.1
-    clusterq_momentum: float = 0.9
-    clusterq_noise: float = 0.5
-    # Qimera: probability that a sample's embedding superposes ``qimera_classes`` class embeddings.
-    qimera_p: float = 0.4
-    qimera_classes: int = 2
-    # AIT: fraction of each layer's weights whose integer code must change per step, at the start
-    # (cosine-decayed to 0 over fine-tuning).
-    ait_threshold: float = 0.01
+    # The methods' own knobs set by a profile or the user, as sorted (name, value) pairs.
+    knobs: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "calib_batches", "pool_size", "latent_dim", "temperature")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("dsg_percentile", "clusterq_momentum", "qimera_p", "ait_threshold"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        MethodConfig._check(
+            self,
+            positive=("batch_size", "calib_batches", "temperature"),
+            non_negative=("finetune_steps", "ce_weight", "act_scale_lr", "feature_kd_weight"),
+        )
         if not isinstance(self.freeze_weight_grid, bool):
             raise ValueError(f"freeze_weight_grid must be true or false, got {self.freeze_weight_grid!r}")
-        if self.qimera_classes < 2:
-            raise ValueError(f"qimera_classes must be >= 2, got {self.qimera_classes}")
-        for name in ("zeroq_steps", "generator_steps", "finetune_steps", "ce_weight", "bns_weight",
-                     "clusterq_weight", "clusterq_noise", "act_scale_lr", "feature_kd_weight"):  # fmt: skip
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def config(self, config_class: type[C]) -> C:
+        """``config_class`` (a method's ``MethodConfig``) with the knobs set here."""
+        return config_class.from_knobs(dict(self.knobs))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The shared knobs (the methods' own: ``dfq.api.settings_record``)."""
+        return {k: v for k, v in asdict(self).items() if k != "knobs"}
 
 
-PROFILES: dict[str, DFQSettings] = {
-    "quick": DFQSettings(),
-    "full": DFQSettings(pool_size=1024, zeroq_steps=500, generator_steps=4000, finetune_steps=2000),
-    "smoke": DFQSettings(
-        batch_size=16, calib_batches=2, pool_size=32, zeroq_steps=5, generator_steps=5, finetune_steps=5
-    ),
-}
-
-
-def dfq_profile(name: str, **overrides: Any) -> DFQSettings:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; allowed: {sorted(PROFILES)}")
-    return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})
+SHARED_FIELDS = tuple(f.name for f in fields(DFQSettings) if f.name != "knobs")

@@ -9,18 +9,22 @@ once per (source, seed) and shared by the bit widths and methods that use it; ea
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from accel_model.files import atomic_write_bytes, read_rows, runs_path, write_rows
-from dfq.pipeline import run_method, source_context
+from dfq.api import prepare_source, quantize, settings_record
+from dfq.finetunes import FINETUNES
 from dfq.quant_model import QuantSpec
 from dfq.settings import DFQSettings
-from dfq.sources import get_source
+from dfq.sources import SOURCES
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,24 @@ TABLE_METHODS = (
 )
 TABLE_BITS = ((8, 8), (4, 4), (3, 3), (2, 4))
 RUN_FIELDS = (
-    "method", "teacher", "protocol", "w_bits", "a_bits", "seed", "fp_test_acc", "quant_test_acc",
-    "top1_agreement", "source_prepare_time_s", "calibrate_time_s", "finetune_time_s", "total_time_s",
-)  # fmt: skip
+    "method",
+    "teacher",
+    "protocol",
+    "w_bits",
+    "a_bits",
+    "seed",
+    "fp_test_acc",
+    "quant_test_acc",
+    "top1_agreement",
+    "source_prepare_time_s",
+    "calibrate_time_s",
+    "finetune_time_s",
+    "total_time_s",
+)
 
 
 def parse_bits(spec: str) -> tuple[tuple[int, int], ...]:
     """``"W4A4,W2A4"`` -> ((4, 4), (2, 4)); ValueError naming a malformed entry."""
-    import re
 
     out = []
     for part in spec.split(","):
@@ -56,6 +70,17 @@ def parse_bits(spec: str) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"bit width {part!r} is not W<2..16>A<2..16> (e.g. W4A4)")
         out.append((int(match[1]), int(match[2])))
     return tuple(out)
+
+
+def method_grid(sources: Sequence[str], finetunes: Sequence[str]) -> tuple[TableMethod, ...]:
+    """Every ``source+finetune`` as a table method; ``ValueError`` for an unknown name."""
+    for name in sources:
+        SOURCES.get(name.strip())
+    for name in finetunes:
+        FINETUNES.get(name.strip())
+    return tuple(
+        TableMethod(f"{s.strip()}+{f.strip()}", s.strip(), f.strip()) for s in sources for f in finetunes
+    )
 
 
 class RunsMismatch(ValueError):
@@ -73,7 +98,6 @@ class ProtocolMismatch(RunsMismatch):
 def teacher_fingerprint(teacher) -> str:
     """Short SHA-256 of the teacher's state dict (names, dtypes, shapes, values): two checkpoints share it
     only when they hold the same numbers, so a retrained teacher never passes for the old one."""
-    import hashlib
 
     digest = hashlib.sha256()
     for name, tensor in sorted(teacher.state_dict().items()):
@@ -84,7 +108,9 @@ def teacher_fingerprint(teacher) -> str:
 
 
 # Settings added after runs files were committed, with the value every earlier run had: recorded only
-# when they differ from it, so that the earlier runs keep their protocol fingerprints.
+# when they differ from it, so that the earlier runs keep their protocol fingerprints. The record is flat
+# (shared settings and every method's knobs, ``dfq.api.settings_record``), as it was when all knobs were
+# fields of one settings class.
 SETTINGS_ADDED_LATER = {"act_scale_lr": 0.0, "feature_kd_weight": 0.0, "freeze_weight_grid": False}
 
 
@@ -94,7 +120,7 @@ def protocol_record(settings: DFQSettings, spec_overrides: dict | None) -> dict:
     spec = QuantSpec(**(spec_overrides or {})).to_dict()
     recorded = {
         k: v
-        for k, v in settings.to_dict().items()
+        for k, v in settings_record(settings).items()
         if k not in SETTINGS_ADDED_LATER or v != SETTINGS_ADDED_LATER[k]
     }
     return {
@@ -105,8 +131,6 @@ def protocol_record(settings: DFQSettings, spec_overrides: dict | None) -> dict:
 
 def protocol_fingerprint(record: dict) -> str:
     """Short SHA-256 of a ``protocol_record``: rows share it only when they were run the same way."""
-    import hashlib
-    import json
 
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -120,7 +144,6 @@ def protocols_path(runs: str | Path) -> Path:
 def record_protocol(runs: Path, fingerprint: str, record: dict) -> None:
     """Add the fingerprint's settings to the runs file's protocols file, so a person can read what it
     stands for."""
-    import json
 
     path = protocols_path(runs)
     known = json.loads(path.read_text()) if path.is_file() else {}
@@ -157,6 +180,16 @@ def check_same_protocol(rows: list[dict], fingerprint: str, path: Path) -> None:
             f"protocol (profile, --finetune-*, quantizer options; see {protocols_path(path).name}); rerun "
             "with the settings of those rows or write the table elsewhere (--out)"
         )
+
+
+def check_resumable(teacher, settings: DFQSettings, spec_overrides: dict | None, table: Path) -> None:
+    """``TeacherMismatch`` / ``ProtocolMismatch`` when the table's runs file holds rows of another teacher
+    or protocol: checked before any work (``run_table`` checks again)."""
+    rows = read_rows(runs_path(table))
+    check_same_teacher(rows, teacher_fingerprint(teacher), runs_path(table))
+    check_same_protocol(
+        rows, protocol_fingerprint(protocol_record(settings, spec_overrides)), runs_path(table)
+    )
 
 
 def _key(row: dict) -> tuple[str, int, int, int]:
@@ -198,13 +231,11 @@ def run_table(
             ]
             if not todo:
                 continue
-            cls = get_source(source_name)
-            source_settings = replace(settings, ce_weight=cls.default_ce_weight)
-            source = cls(teacher, source_context(meta, splits, cls, source_settings, seed, progress))
+            source = prepare_source(source_name, teacher, meta, settings, seed, splits, progress)
             for method, wb, ab in todo:
                 spec = QuantSpec(wb, ab, **(spec_overrides or {}))
-                _, metrics = run_method(
-                    teacher, meta, splits, source, method.finetune, spec, source_settings, seed, progress
+                _, metrics = quantize(
+                    teacher, spec, meta, source, method.finetune, seed=seed, splits=splits, progress=progress
                 )
                 row = {"method": method.label, "teacher": fingerprint, "protocol": protocol_id}
                 row.update({k: metrics[k] for k in RUN_FIELDS[3:]})
@@ -237,17 +268,19 @@ def summarize(rows: list[dict], labels: Sequence[str], bits: Sequence[tuple[int,
             agree = [100 * float(r["top1_agreement"]) for r in group]
             secs = [float(r["total_time_s"]) for r in group]
             (acc_m, acc_s), (drop_m, drop_s), (time_m, time_s) = map(_mean_std, (acc, drop, secs))
-            out.append({
-                "method": label,
-                "bits": f"W{wb}A{ab}",
-                "seeds": len(group),
-                "fp_acc": round(100 * float(group[0]["fp_test_acc"]), 2),
-                "acc_mean": round(acc_m, 2),
-                "acc_std": round(acc_s, 2),
-                "drop_mean": round(drop_m, 2),
-                "drop_std": round(drop_s, 2),
-                "agreement_mean": round(statistics.fmean(agree), 2),
-                "time_s_mean": round(time_m, 1),
-                "time_s_std": round(time_s, 1),
-            })  # fmt: skip
+            out.append(
+                {
+                    "method": label,
+                    "bits": f"W{wb}A{ab}",
+                    "seeds": len(group),
+                    "fp_acc": round(100 * float(group[0]["fp_test_acc"]), 2),
+                    "acc_mean": round(acc_m, 2),
+                    "acc_std": round(acc_s, 2),
+                    "drop_mean": round(drop_m, 2),
+                    "drop_std": round(drop_s, 2),
+                    "agreement_mean": round(statistics.fmean(agree), 2),
+                    "time_s_mean": round(time_m, 1),
+                    "time_s_std": round(time_s, 1),
+                }
+            )
     return out

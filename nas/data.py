@@ -245,3 +245,19 @@ def iterate_batches(
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def describe_dataset(data: Dataset, splits: Splits) -> str:
+    """The dataset's shape and classes, and each split's size and per-class counts, as text lines."""
+    lines = [f"{data.name}: {data.channels}x{data.image_size}x{data.image_size}, {data.num_classes} classes"]
+    for name, y in (("train", splits.y_train), ("val", splits.y_val), ("test", splits.y_test)):
+        counts = y.bincount(minlength=data.num_classes).tolist()
+        lines.append(f"  {name:<5} {len(y):>6} images, per class {min(counts)}..{max(counts)}")
+    lines.append(f"  mean {[round(m, 4) for m in splits.mean]}, std {[round(s, 4) for s in splits.std]}")
+    return "\n".join(lines)
+
+
+def load_splits(data_dir: str | None = None, val_seed: int = 0) -> Splits:
+    """Train/validation/test splits of the data in ``data_dir`` (default: Debian's Fashion-MNIST);
+    ``ValueError`` or ``OSError`` naming the problem."""
+    return split_validation(load_dataset(data_dir), seed=val_seed)

@@ -65,6 +65,18 @@ def build_child(space: SearchSpace, arch: Arch, in_channels: int = 1, num_classe
     return ChildNet(space, arch, in_channels, num_classes)
 
 
+def child_layer_shapes(
+    arch: Arch,
+    image_size: int,
+    batch: int = 1,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    space: SearchSpace | None = None,
+) -> list[LayerShape]:
+    """The layers (as the accelerator sees them) of ``arch``'s child at ``image_size`` input pixels."""
+    return build_child(space or SearchSpace(), arch, in_channels, num_classes).layer_shapes(image_size, batch)
+
+
 def candidate_layer_shapes(space: SearchSpace, input_hw: int, in_channels: int = 1, num_classes: int = 10):
     """Every distinct layer shape any child of ``space`` can execute: each op at every position it is
     allowed, plus the fixed stem/head/classifier."""

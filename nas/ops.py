@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from accel_model.registry import Registry
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
     "relu6": lambda: nn.ReLU6(inplace=True),
@@ -43,25 +45,21 @@ class OpSpec:
         return self.factory(c_in, c_out, stride, act)
 
 
-OPS: dict[str, OpSpec] = {}
+OPS: Registry[OpSpec] = Registry("op")
 
 
 def register(name: str, needs_same_shape: bool = False):
     """Decorator: add an op factory to ``OPS`` under ``name``."""
 
     def wrap(factory: Callable[[int, int, int, str], nn.Module]):
-        if name in OPS:
-            raise ValueError(f"op {name!r} is registered twice")
-        OPS[name] = OpSpec(name, factory, needs_same_shape)
+        OPS.add(name, OpSpec(name, factory, needs_same_shape))
         return factory
 
     return wrap
 
 
 def get_op(name: str) -> OpSpec:
-    if name not in OPS:
-        raise ValueError(f"unknown op {name!r}; allowed: {sorted(OPS)}")
-    return OPS[name]
+    return OPS.get(name)
 
 
 class ConvBNAct(nn.Sequential):

@@ -85,6 +85,20 @@ class SearchSpace:
     def default_arch(self) -> Arch:
         return Arch(tuple(self.default_op for _ in range(self.num_layers)))
 
+    def describe(self) -> str:
+        """Every searchable layer with its channels, stride and allowed ops, as text lines."""
+        lines = [
+            f"stem: conv3x3 -> {self.stem_channels} ch, stride {self.stem_stride}; activation {self.act}"
+        ]
+        lines += [
+            f"layer {slot.index}: {slot.c_in:>4} -> {slot.c_out:<4} stride {slot.stride}  "
+            f"ops: {', '.join(slot.allowed_ops)}"
+            for slot in self.slots()
+        ]
+        lines.append(f"head: conv1x1 -> {self.head_channels} ch, global average pool, linear classifier")
+        lines.append(f"default arch: {','.join(self.default_arch().ops)}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         return {
             "stem_channels": self.stem_channels,

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from accel_model.files import atomic_write_bytes, load_torch_file
+from accel_model.files import atomic_write_bytes, clear_dir, load_torch_file
 from nas.arch import Arch
 from nas.data import Splits, iterate_batches, num_batches
 from nas.device import module_device, resolve_device
@@ -147,6 +147,29 @@ def load_checkpoint(path: str | Path) -> tuple[ChildNet, dict[str, Any]]:
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, meta
+
+
+def evaluate_splits(model: nn.Module, splits: Splits) -> dict[str, float]:
+    """Accuracy (fraction) on the validation and the test split."""
+    return {
+        name: evaluate(model, x, y, splits, channels_last=False)["acc"]
+        for name, x, y in (("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test))
+    }
+
+
+def train_network(arch: Arch | None, model_name: str | None, splits: Splits, cfg: TrainConfig,
+                  out_dir: str | Path, progress: bool = True) -> dict:  # fmt: skip
+    """Train the search-space child ``arch`` (``arch.json`` written beside it) or the zoo model
+    ``model_name`` from scratch into the emptied ``out_dir`` (see ``train_model``)."""
+
+    out_dir = Path(out_dir)
+    clear_dir(out_dir)
+    if model_name is None:
+        (out_dir / "arch.json").write_text(arch.to_json() + "\n")
+        return train_child(SearchSpace(), arch, splits, cfg, out_dir, progress)
+    torch.manual_seed(cfg.seed)
+    return train_model(build_zoo_model(model_name, splits.channels, splits.num_classes), splits, cfg, out_dir,
+                       progress)  # fmt: skip
 
 
 def train_child(

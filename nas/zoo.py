@@ -13,23 +13,15 @@ import torch
 from torch import nn
 
 from accel_model.domain import LayerShape
+from accel_model.registry import Registry
 
 ModelBuilder = Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> model
-ZOO: dict[str, ModelBuilder] = {}
-
-
-def register_model(name: str):
-    def wrap(fn: ModelBuilder) -> ModelBuilder:
-        ZOO[name] = fn
-        return fn
-
-    return wrap
+ZOO: Registry[ModelBuilder] = Registry("model")
+register_model = ZOO.register
 
 
 def build_zoo_model(name: str, in_channels: int, num_classes: int) -> nn.Module:
-    if name not in ZOO:
-        raise ValueError(f"unknown model {name!r}; allowed: {sorted(ZOO)}")
-    model = ZOO[name](in_channels, num_classes)
+    model = ZOO.get(name)(in_channels, num_classes)
     model.zoo_name = name
     return model
 

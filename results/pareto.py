@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from search.hdx import Constraint
+from accel_model.constraints import Constraint
+from accel_model.files import write_rows
 
 PANELS = (
     ("latency_ms", "simulated latency (ms)"),
@@ -111,3 +112,15 @@ def plot(pts: Sequence[dict[str, Any]], out: Path, title: str = "") -> None:
     fig.tight_layout(rect=(0, 0.035 * rows + 0.02, 1, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+def plot_sweep(pts: Sequence[dict[str, Any]], png: Path) -> tuple[int, Path]:
+    """``plot`` the sweep's runs into ``png`` and write the front of the runs that met their constraints
+    beside it as CSV; returns (runs on the front, the CSV's path)."""
+
+    plot(pts, png)
+    best = front([p for p in pts if p["met"]])
+    csv_path = png.with_suffix(".csv")
+    if best:
+        write_rows(csv_path, [{k: v for k, v in p.items() if k != "constraints"} for p in best])
+    return len(best), csv_path

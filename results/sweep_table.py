@@ -8,12 +8,16 @@ can be compared with the best a tuned penalty reached there.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from search.hdx import Constraint
+from accel_model.constraints import Constraint
+from accel_model.files import write_rows
+from results.pareto import points
 
 COLUMNS = (
     "target",
@@ -98,3 +102,46 @@ def markdown(rows: Sequence[dict[str, str]]) -> str:
     lines = [head, "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row[c] for c in COLUMNS) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def plain_table(rows: Sequence[dict[str, str]]) -> str:
+    """``summary_rows`` as aligned plain-text columns."""
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in COLUMNS}
+    lines = ["  ".join(f"{c:<{widths[c]}}" for c in COLUMNS)]
+    lines += ["  ".join(f"{row[c]:<{widths[c]}}" for c in COLUMNS) for row in rows]
+    return "\n".join(lines)
+
+
+def run_line(row: dict[str, Any]) -> str:
+    """One finished sweep run as a line: status, test accuracy, each constraint's simulated value."""
+    metrics = row["metrics"] or {}
+    checks = ", ".join(
+        f"{c['constraint']}: {c['simulated']:.4g} {'met' if c['met'] else 'MISSED'}"
+        for c in metrics.get("constraints", [])
+    )
+    acc = f"{metrics['test_acc'] * 100:.2f}%" if "test_acc" in metrics else "-"
+    return f"{row['id']}: {row['status']}, test {acc}, {checks}"
+
+
+def runs_listing(rows: Sequence[dict[str, Any]]) -> str:
+    """Every run of a ``runs.db``: status, test accuracy and simulated fps, energy and area."""
+    lines = [f"{'id':<44} {'status':<10} {'test acc':>8} {'fps':>9} {'energy uJ':>10} {'area mm2':>8}"]
+    for row in rows:
+        m = row["metrics"] or {}
+        sim = m.get("simulated", {})
+        acc = f"{m['test_acc'] * 100:.2f}" if "test_acc" in m else "-"
+        cost = (
+            f"{sim['fps']:>9.0f} {sim['energy_uj']:>10.3f} {sim['area_mm2']:>8.3f}"
+            if sim
+            else f"{'-':>9} {'-':>10} {'-':>8}"
+        )
+        lines.append(f"{row['id']:<44} {row['status']:<10} {acc:>8} {cost}")
+    return "\n".join(lines)
+
+
+def write_points(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """The finished runs of a ``runs.db`` as CSV (nothing written when none has finished)."""
+
+    finished = points(rows)
+    if finished:
+        write_rows(path, [{**p, "constraints": json.dumps(p["constraints"])} for p in finished])

@@ -25,11 +25,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from accel_model.area import accelerator_area
 from accel_model.domain import Accelerator
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate
 from accel_model.hwgen import FixedAccelerator, enumerate_space
-from accel_model.simulators.zigzag_backend import accelerator_area
+from accel_model.registry import Registry
 from accel_model.space import FIELDS
 from nas.arch import Arch
 from nas.data import Splits, iterate_batches
@@ -57,15 +58,8 @@ class BaselineContext:
 
 
 Baseline = Callable[[BaselineContext], tuple[Arch, Accelerator, dict[str, Any]]]
-BASELINES: dict[str, Baseline] = {}
-
-
-def register_baseline(name: str):
-    def wrap(fn: Baseline) -> Baseline:
-        BASELINES[name] = fn
-        return fn
-
-    return wrap
+BASELINES: Registry[Baseline] = Registry("baseline")
+register_baseline = BASELINES.register
 
 
 def simulated_log_objective(ctx: BaselineContext, arch: Arch, accel: Accelerator) -> float:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from accel_model.constraints import Constraint
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate, expected_cost
 from accel_model.hwgen import FreeAccelerator, log_objective
@@ -41,7 +42,7 @@ from nas.supernet import (
     sample_paths,
     uniform_paths,
 )
-from search.hdx import Constraint, DeltaSchedule, constrained_gradients, current_margins
+from search.hdx import DeltaSchedule, constrained_gradients, current_margins
 
 HW_MODES = ("generator", "free")
 CONSTRAINT_MODES = ("hdx", "penalty")

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from accel_model.area import accelerator_area
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.evaluator import CostEvaluator
-from accel_model.simulators.zigzag_backend import accelerator_area
+from accel_model.simulators import DEFAULT_BACKEND
 from accel_model.sweep import sweep
 from nas.arch import Arch
 from nas.data import Splits
@@ -47,7 +48,9 @@ def predicted_cost(evaluator: CostEvaluator, layers: Sequence[LayerShape], accel
 def simulated_cost(layers: Sequence[LayerShape], accel: Accelerator, workers: int = 2,
                    progress: bool = False) -> Cost:  # fmt: skip
     """ZigZag (cached) per layer, summed; area is the exact analytic area. RuntimeError if a layer fails."""
-    report = sweep([(layer, accel) for layer in layers], "zigzag", None, None, workers, progress=progress)
+    report = sweep(
+        [(layer, accel) for layer in layers], DEFAULT_BACKEND, None, None, workers, progress=progress
+    )
     failed = [r.error for r in report.records if r.status != "ok"]
     if failed:
         raise RuntimeError(f"ZigZag failed on {len(failed)} layer(s): {failed[0]}")

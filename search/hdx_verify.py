@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from accel_model.constraints import Constraint
 from accel_model.domain import Accelerator, Cost
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate
@@ -31,7 +32,6 @@ from nas.data import Splits
 from nas.model import build_child
 from nas.space import SearchSpace
 from search.derive import simulated_cost
-from search.hdx import Constraint
 
 
 def cost_values(cost: Cost) -> dict[str, float]:

@@ -4,17 +4,21 @@ the whole design space with the evaluator and verifying the top candidates with 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from accel_model.area import accelerator_area
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate
 from accel_model.hwgen import enumerate_space, select_accelerators
-from accel_model.simulators.zigzag_backend import accelerator_area
+from accel_model.hwgen_io import generator_input_size, load_generator
+from accel_model.simulators import DEFAULT_BACKEND
 from accel_model.sweep import sweep
 from nas.arch import Arch
+from nas.cost_template import cost_template
 from nas.model import build_child
 from nas.space import SearchSpace
 
@@ -53,7 +57,7 @@ def hwgen_check(
         for accel in dict.fromkeys([generated, *top]):
             index[(arch, accel)] = (len(pairs), len(layers))
             pairs += [(layer, accel) for layer in layers]
-    records = sweep(pairs, "zigzag", None, None, workers, progress=progress).records
+    records = sweep(pairs, DEFAULT_BACKEND, None, None, workers, progress=progress).records
 
     def simulated(arch, accel) -> float:
         start, n = index[(arch, accel)]
@@ -67,17 +71,45 @@ def hwgen_check(
         scores = {accel: simulated(arch, accel) for accel in top}
         best = min(scores, key=scores.get)
         gen_score = simulated(arch, generated)
-        rows.append({
-            "arch": ",".join(arch.ops),
-            "generated": _short(generated),
-            "best_of_top": _short(best),
-            "generated_in_top": generated in top,
-            "generated_rank_in_top": top.index(generated) + 1 if generated in top else "",
-            "ratio": math.exp(gen_score - scores[best]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "arch": ",".join(arch.ops),
+                "generated": _short(generated),
+                "best_of_top": _short(best),
+                "generated_in_top": generated in top,
+                "generated_rank_in_top": top.index(generated) + 1 if generated in top else "",
+                "ratio": math.exp(gen_score - scores[best]),
+            }
+        )
     return rows
 
 
 def _short(accel) -> str:
     a = accel
     return f"{a.pe_rows}x{a.pe_cols} rf{a.rf_bytes} glb{a.glb_kib} {a.dataflow} {a.bits}b"
+
+
+def load_checked_generator(path: str, template: CostTemplate):
+    """(generator, objective weights, image size) of the file at ``path``, refused (``ValueError``) when
+    it was trained for another search space than ``template``'s."""
+    model, weights, image_size = load_generator(path)
+    if generator_input_size(model) != template.allowed.numel():
+        raise ValueError(f"{path} was trained for another search space")
+    return model, weights, image_size
+
+
+def check_random_archs(
+    evaluator: CostEvaluator,
+    generator,
+    weights: dict[str, float],
+    image_size: int,
+    archs: int,
+    top_k: int,
+    seed: int,
+    workers: int,
+) -> list[dict[str, Any]]:
+    """``hwgen_check`` on ``archs`` random architectures of the search space (drawn with ``seed``)."""
+    space, rng = SearchSpace(), random.Random(seed)
+    chosen = [space.sample_arch(rng) for _ in range(archs)]
+    template = cost_template(space, image_size)
+    return hwgen_check(evaluator, generator, template, chosen, weights, image_size, top_k, workers)

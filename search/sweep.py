@@ -21,7 +21,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from search.hdx import CONSTRAINTS
+from accel_model.constraints import CONSTRAINTS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

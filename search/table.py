@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from statistics import fmean, stdev
 from typing import Any
 
 from torch import nn
 
-from accel_model.files import read_rows, runs_path, write_rows
-from nas.train import TrainConfig
+from accel_model.files import clear_dir, read_rows, runs_path, write_rows
+from nas.train import TrainConfig, profile_config
 from search.baselines import BASELINES, BaselineContext
-from search.cli_util import clear_dir
 from search.dance import SearchConfig, config_dict, derived_point, run_search
 from search.derive import verify_design
 
@@ -34,9 +34,24 @@ TABLE_METHODS = ("dance", "two-stage", "hw-first", "optuna")
 TABLE_LAMS = (0.1, 0.5, 2.0)
 LAM_FREE = ("two-stage",)
 RUN_FIELDS = (
-    "method", "lam", "seed", "arch", "accelerator", "val_acc", "test_acc", "latency_ms", "fps", "energy_uj",
-    "area_mm2", "edap", "pred_edap", "search_time_s", "train_time_s", "retrain_reused", "run_dir",
-)  # fmt: skip
+    "method",
+    "lam",
+    "seed",
+    "arch",
+    "accelerator",
+    "val_acc",
+    "test_acc",
+    "latency_ms",
+    "fps",
+    "energy_uj",
+    "area_mm2",
+    "edap",
+    "pred_edap",
+    "search_time_s",
+    "train_time_s",
+    "retrain_reused",
+    "run_dir",
+)
 
 
 @dataclass
@@ -53,6 +68,25 @@ class TableSetup:
     workers: int = 2
     top_k: int = 10
     progress: bool = False
+
+
+def table_setup(setup, hardware: nn.Module, workers: int, top_k: int, progress: bool) -> TableSetup:
+    """The table's setup from a search ``setup`` (``search.run.prepare``) and DANCE's ``hardware``; the
+    children are retrained with the training profile of the search profile's name."""
+    return TableSetup(
+        setup.space,
+        setup.splits,
+        setup.cfg,
+        profile_config(setup.profile),
+        setup.evaluator,
+        setup.template,
+        setup.weights,
+        hardware,
+        setup.out_dir,
+        workers,
+        top_k,
+        progress,
+    )
 
 
 def _key(row: dict) -> tuple[str, float, int]:
@@ -81,8 +115,11 @@ def run_one(setup: TableSetup, method: str, lam: float, seed: int, rows: list[di
     start = time.perf_counter()
     arch, accel, facts = search_once(setup, method, cfg, run_dir / "trajectory.csv", budget)
     search_time = time.perf_counter() - start
-    trained = [r for r in rows if int(r["seed"]) == seed and r["arch"] == ",".join(arch.ops)
-               and str(r["retrain_reused"]) == "False"]  # fmt: skip
+    trained = [
+        r
+        for r in rows
+        if int(r["seed"]) == seed and r["arch"] == ",".join(arch.ops) and str(r["retrain_reused"]) == "False"
+    ]
     reuse = (
         Path(trained[0]["run_dir"])
         if trained and (Path(trained[0]["run_dir"]) / "model.pt").is_file()
@@ -90,18 +127,35 @@ def run_one(setup: TableSetup, method: str, lam: float, seed: int, rows: list[di
     )
     extra = {"method": method, "search": config_dict(cfg), "search_time_s": search_time, **facts}
     train_cfg = replace(setup.train_cfg, seed=seed)
-    metrics = verify_design(run_dir, setup.space, setup.splits, arch, accel, setup.evaluator, train_cfg,
-                            extra, setup.workers, setup.progress, reuse)  # fmt: skip
+    metrics = verify_design(
+        run_dir,
+        setup.space,
+        setup.splits,
+        arch,
+        accel,
+        setup.evaluator,
+        train_cfg,
+        extra,
+        setup.workers,
+        setup.progress,
+        reuse,
+    )
     sim = metrics["simulated"]
     return {
-        "method": method, "lam": lam, "seed": seed, "arch": ",".join(arch.ops),
+        "method": method,
+        "lam": lam,
+        "seed": seed,
+        "arch": ",".join(arch.ops),
         "accelerator": json.dumps(accel.to_dict()),
-        "val_acc": metrics["val_acc"], "test_acc": metrics["test_acc"],
+        "val_acc": metrics["val_acc"],
+        "test_acc": metrics["test_acc"],
         **{k: sim[k] for k in ("latency_ms", "fps", "energy_uj", "area_mm2", "edap")},
-        "pred_edap": metrics["predicted"]["edap"], "search_time_s": round(search_time, 1),
-        "train_time_s": round(metrics["train_time_s"], 1), "retrain_reused": reuse is not None,
+        "pred_edap": metrics["predicted"]["edap"],
+        "search_time_s": round(search_time, 1),
+        "train_time_s": round(metrics["train_time_s"], 1),
+        "retrain_reused": reuse is not None,
         "run_dir": str(run_dir),
-    }  # fmt: skip
+    }
 
 
 def check_methods(methods: tuple[str, ...]) -> None:
@@ -151,7 +205,6 @@ def run_table(
 def summarize(rows: list[dict], methods=TABLE_METHODS, lams=TABLE_LAMS) -> list[dict]:
     """One row per (method, lam): mean over seeds of test accuracy (%), simulated latency, energy, area,
     EDAP and the search wall-clock."""
-    from statistics import fmean, stdev
 
     out = []
     for method in methods:
@@ -160,31 +213,48 @@ def summarize(rows: list[dict], methods=TABLE_METHODS, lams=TABLE_LAMS) -> list[
             if not group:
                 continue
             acc = [100 * float(r["test_acc"]) for r in group]
-            out.append({
-                "method": method, "lam": lam, "seeds": len(group),
-                "test_acc_mean": round(fmean(acc), 2),
-                "test_acc_std": round(stdev(acc), 2) if len(acc) > 1 else 0.0,
-                "latency_ms": round(fmean(float(r["latency_ms"]) for r in group), 4),
-                "energy_uj": round(fmean(float(r["energy_uj"]) for r in group), 3),
-                "area_mm2": round(fmean(float(r["area_mm2"]) for r in group), 4),
-                "edap_mean": float(f"{fmean(float(r['edap']) for r in group):.4g}"),
-                "search_time_s": round(fmean(float(r["search_time_s"]) for r in group), 1),
-            })  # fmt: skip
+            out.append(
+                {
+                    "method": method,
+                    "lam": lam,
+                    "seeds": len(group),
+                    "test_acc_mean": round(fmean(acc), 2),
+                    "test_acc_std": round(stdev(acc), 2) if len(acc) > 1 else 0.0,
+                    "latency_ms": round(fmean(float(r["latency_ms"]) for r in group), 4),
+                    "energy_uj": round(fmean(float(r["energy_uj"]) for r in group), 3),
+                    "area_mm2": round(fmean(float(r["area_mm2"]) for r in group), 4),
+                    "edap_mean": float(f"{fmean(float(r['edap']) for r in group):.4g}"),
+                    "search_time_s": round(fmean(float(r["search_time_s"]) for r in group), 1),
+                }
+            )
     return out
 
 
 def markdown(summary: list[dict]) -> str:
     """The summary as a Markdown table (test accuracy mean +- std over seeds, simulated costs)."""
-    head = ("method", "lam", "seeds", "test accuracy (%)", "latency (ms)", "energy (uJ)", "area (mm2)",
-            "EDAP", "search (s)")  # fmt: skip
+    head = (
+        "method",
+        "lam",
+        "seeds",
+        "test accuracy (%)",
+        "latency (ms)",
+        "energy (uJ)",
+        "area (mm2)",
+        "EDAP",
+        "search (s)",
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary:
         cells = [
-            r["method"], f"{float(r['lam']):g}", str(r["seeds"]),
+            r["method"],
+            f"{float(r['lam']):g}",
+            str(r["seeds"]),
             f"{float(r['test_acc_mean']):.2f} ± {float(r['test_acc_std']):.2f}",
             f"{float(r['latency_ms']):.4f}",
-            f"{float(r['energy_uj']):.2f}", f"{float(r['area_mm2']):.3f}", f"{float(r['edap_mean']):.3g}",
+            f"{float(r['energy_uj']):.2f}",
+            f"{float(r['area_mm2']):.3f}",
+            f"{float(r['edap_mean']):.3g}",
             f"{float(r['search_time_s']):.0f}",
-        ]  # fmt: skip
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from accel_model.domain import Accelerator, Cost, LayerShape
+from accel_model.registry import Registry
 
 
 class Simulator(Protocol):
@@ -21,23 +22,13 @@ class Simulator(Protocol):
     def simulate(self, layer: LayerShape, accel: Accelerator) -> Cost: ...
 
 
-BACKENDS: dict[str, Callable[..., Simulator]] = {}
-
-
-def register_backend(name: str):
-    def wrap(factory: Callable[..., Simulator]):
-        if name in BACKENDS:
-            raise ValueError(f"simulator backend {name!r} is registered twice")
-        BACKENDS[name] = factory
-        return factory
-
-    return wrap
+BACKENDS: Registry[Callable[..., Simulator]] = Registry("simulator backend")  # filled by simulators/__init__
+register_backend = BACKENDS.register
+DEFAULT_BACKEND = "zigzag"  # the ground truth every cached table and verified design uses
 
 
 def make_simulator(name: str, **settings: Any) -> Simulator:
-    if name not in BACKENDS:
-        raise ValueError(f"unknown simulator backend {name!r}; allowed: {sorted(BACKENDS)}")
-    return BACKENDS[name](**settings)
+    return BACKENDS.get(name)(**settings)
 
 
 def settings_hash(settings: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
+from accel_model.area import accelerator_area
 from accel_model.cacti import sram_cost
 from accel_model.domain import Accelerator, Cost, LayerShape
 from accel_model.mapping import layer_dims, spatial_unrolling
@@ -22,7 +23,6 @@ from accel_model.technology import (
     DRAM_BITS_PER_CYCLE,
     DRAM_PJ_PER_64B,
     GLB_PORT_BITS,
-    accelerator_area_mm2,
     mac_energy_pj,
     psum_bits,
     rf_energy_pj,
@@ -117,10 +117,6 @@ def zigzag_hardware(accel: Accelerator) -> dict[str, Any]:
             },
         },
     }  # fmt: skip
-
-
-def accelerator_area(accel: Accelerator) -> float:
-    return accelerator_area_mm2(accel, sram_cost(accel.glb_kib * 1024, GLB_PORT_BITS).area_mm2)
 
 
 @lru_cache(maxsize=256)

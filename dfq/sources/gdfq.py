@@ -8,14 +8,31 @@ lets one generator serve every bit width of a seed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from dfq.bn_stats import BNStatsLoss
-from dfq.settings import DFQSettings
-from dfq.sources import Source, register_source
+from dfq.settings import MethodConfig
+from dfq.sources.base import Source, register_source
+
+
+@dataclass(frozen=True)
+class GeneratorConfig(MethodConfig):
+    """The class-conditional generator's knobs. On the validation split (W4A4, committed default child)
+    400 steps at lr 1e-3 left the teacher agreeing with only 62% of the generated labels (drop 4.74
+    points); 1200 steps at 3e-3: drop 3.46; 2000: no better."""
+
+    latent_dim: int = 64
+    generator_steps: int = 1200
+    generator_lr: float = 3e-3
+    bns_weight: float = 0.1  # weight of the BN-statistics term against the cross-entropy
+
+    def __post_init__(self) -> None:
+        self._check(positive=("latent_dim",), non_negative=("generator_steps", "generator_lr", "bns_weight"))
 
 
 class Generator(nn.Module):
@@ -75,8 +92,8 @@ class GeneratorObjective:
     replaces it) and ``extra`` (further named terms, already weighted: ClusterQ). Labels may be hard
     ``[N]`` or soft ``[N, classes]`` (Qimera); the cross-entropy takes either."""
 
-    def __init__(self, teacher: nn.Module, settings: DFQSettings):
-        self.teacher, self.settings = teacher.eval(), settings
+    def __init__(self, teacher: nn.Module, config: GeneratorConfig):
+        self.teacher, self.config = teacher.eval(), config
         self.recorder = self.hooks()
 
     def hooks(self):
@@ -92,7 +109,7 @@ class GeneratorObjective:
         logits = self.teacher(images)
         parts = {"ce": F.cross_entropy(logits, labels), "bns": self.bn_term(labels, logits)}
         extra = self.extra(labels, logits)
-        loss = parts["ce"] + self.settings.bns_weight * parts["bns"] + sum(extra.values())
+        loss = parts["ce"] + self.config.bns_weight * parts["bns"] + sum(extra.values())
         return loss, {k: float(v.detach()) for k, v in {**parts, **extra}.items()}
 
     def close(self) -> None:
@@ -135,23 +152,24 @@ class GDFQSource(Source):
 
     default_finetune = "kd"
     objective_class = GeneratorObjective
+    config_class = GeneratorConfig
 
     def make_generator(self) -> Generator:
         ctx = self.context
         channels, size, _ = ctx.input_shape
-        return Generator(ctx.settings.latent_dim, ctx.num_classes, channels, size)
+        return Generator(self.config.latent_dim, ctx.num_classes, channels, size)
 
     def _prepare(self) -> None:
-        ctx, s = self.context, self.context.settings
+        ctx, c = self.context, self.config
         torch.manual_seed(ctx.seed)
         self.generator = self.make_generator().to(self.device)
-        objective = self.objective_class(self.teacher, s)
+        objective = self.objective_class(self.teacher, c)
         self.history = train_generator(
             self.generator,
             objective,
-            s.generator_steps,
-            s.batch_size,
-            s.generator_lr,
+            c.generator_steps,
+            ctx.settings.batch_size,
+            c.generator_lr,
             ctx.seed,
             ctx.progress,
             f"{self.name} generator",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dfq.sources import Source, register_source
+from dfq.sources.base import Source, register_source
 
 
 @register_source("noise")

@@ -4,12 +4,14 @@ statistics it induces at every BatchNorm input match the teacher's running stati
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
 from dfq.bn_stats import BNStatsLoss
-from dfq.sources import Source, register_source
+from dfq.settings import MethodConfig
+from dfq.sources.base import Source, register_source
 
 
 def optimize_images(
@@ -39,16 +41,28 @@ def optimize_images(
     return images.detach(), history
 
 
+@dataclass(frozen=True)
+class ZeroQConfig(MethodConfig):
+    pool_size: int = 256  # images in the fixed pool, optimized a batch at a time
+    zeroq_steps: int = 200
+    zeroq_lr: float = 0.1
+
+    def __post_init__(self) -> None:
+        self._check(positive=("pool_size", "zeroq_lr"), non_negative=("zeroq_steps",))
+
+
 @register_source("zeroq")
 class ZeroQSource(Source):
+    config_class = ZeroQConfig
+
     def _prepare(self) -> None:
-        ctx, s = self.context, self.context.settings
+        ctx, c, batch = self.context, self.config, self.context.settings.batch_size
         gen = torch.Generator().manual_seed(ctx.seed)
         pool, self.loss_history = [], []
-        for start in range(0, s.pool_size, s.batch_size):
-            n = min(s.batch_size, s.pool_size - start)
+        for start in range(0, c.pool_size, batch):
+            n = min(batch, c.pool_size - start)
             init = torch.randn((n, *ctx.input_shape), generator=gen).to(self.device)
-            images, history = optimize_images(self.teacher, init, s.zeroq_steps, s.zeroq_lr, ctx.progress)
+            images, history = optimize_images(self.teacher, init, c.zeroq_steps, c.zeroq_lr, ctx.progress)
             pool.append(images)
             self.loss_history.append(history)
         self.images = torch.cat(pool)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from accel_model.area import accelerator_area
 from accel_model.dataset import read_table, row_to_pair
 from accel_model.domain import Accelerator, LayerShape
 from accel_model.evaluator import DEFAULT_EVALUATOR, CostEvaluator, load_evaluator, save_evaluator
@@ -13,7 +14,7 @@ from accel_model.layer_features import layer_batch
 from accel_model.loop_mapper import layer_table
 from accel_model.mapping import ideal_compute_cycles
 from accel_model.metrics import error_summary, spearman
-from accel_model.simulators.zigzag_backend import ZigZagSimulator, accelerator_area
+from accel_model.simulators.zigzag_backend import ZigZagSimulator
 from accel_model.space import FIELDS, DesignSpace
 from nas.cost_template import cost_template
 from nas.model import build_child

@@ -1,8 +1,8 @@
 import pytest
 
+from accel_model.area import accelerator_area
 from accel_model.cacti import sram_cost
 from accel_model.domain import Accelerator
-from accel_model.simulators.zigzag_backend import accelerator_area
 from accel_model.technology import (
     GLB_PORT_BITS,
     RF_UM2_PER_BIT,

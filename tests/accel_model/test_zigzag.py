@@ -2,9 +2,10 @@
 
 import pytest
 
+from accel_model.area import accelerator_area
 from accel_model.domain import Accelerator, LayerShape
 from accel_model.simulators import BACKENDS, make_simulator
-from accel_model.simulators.zigzag_backend import accelerator_area, spatial_mapping, zigzag_workload
+from accel_model.simulators.zigzag_backend import spatial_mapping, zigzag_workload
 
 SIM = make_simulator("zigzag", lpf_limit=2)
 CONV = LayerShape(8, 16, 3, 1, 1, (8, 8))

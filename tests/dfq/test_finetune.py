@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from dfq.finetune import check_finetune, finetune, kd_loss
+from dfq.api import dfq_profile
+from dfq.finetune import finetune
+from dfq.finetunes import check_finetune
+from dfq.finetunes.kd import kd_loss
 from dfq.quant_model import QuantSpec, QuantWrapper, activation_quantizers, calibrate, quantize_model
-from dfq.settings import dfq_profile
 from dfq.sources import SourceContext, get_source, make_source
 
 
@@ -29,7 +31,7 @@ def test_kd_brings_the_w4a4_student_closer_to_the_teacher(child_teacher):
     student = quantize_model(teacher, QuantSpec(4, 4))
     calibrate(student, [source.sample(32, torch.Generator().manual_seed(0))[0]])
     steps = []
-    history = finetune(student, teacher, source, "kd", settings, on_step=lambda _, k: steps.append(k))
+    history = finetune(student, teacher, source, "kd", settings, on_step=lambda _, k, _loss: steps.append(k))
     assert len(history) == 30 and steps == list(range(1, 31))
     assert sum(history[-5:]) / 5 < sum(history[:5]) / 5
     assert finetune(student, teacher, source, "none", settings) == []

@@ -6,15 +6,23 @@ import pytest
 import torch
 from torch import nn
 
+from dfq.api import dfq_profile
 from dfq.bn_stats import BNInputStats
-from dfq.finetune import FINETUNES, finetune
-from dfq.methods.ait import MAX_SCALE, changed_fraction, integer_codes, inundated_step, inundation_scale
-from dfq.methods.clusterq import ClassCentroids
-from dfq.methods.dsg import lse_weights, slack_hinge
-from dfq.methods.qimera import QimeraGenerator, superposed_labels
+from dfq.finetune import finetune
+from dfq.finetunes import FINETUNES
+from dfq.finetunes.ait import (
+    MAX_SCALE,
+    AITConfig,
+    changed_fraction,
+    integer_codes,
+    inundated_step,
+    inundation_scale,
+)
 from dfq.quant_model import QuantSpec, calibrate, quantize_model
-from dfq.settings import dfq_profile
 from dfq.sources import SourceContext, make_source
+from dfq.sources.clusterq import ClassCentroids
+from dfq.sources.dsg import lse_weights, slack_hinge
+from dfq.sources.qimera import QimeraGenerator, superposed_labels
 
 NET_NAMES = ("search_space_child", "resnet20_style", "mobilenet_v2_silu_224")  # tests/dfq/conftest.py NETS
 
@@ -117,7 +125,7 @@ def ait_layer(lr: float):
 def test_ait_inundates_along_the_gradient_not_the_adam_step():
     model, weight, opt = ait_layer(lr=1e-6)  # Adam's step: ~1e-6 for every weight, changes no code
     w0, grad = weight.detach().clone(), weight.grad.clone()
-    inundated_step(model, opt, progress=0.0, settings=dfq_profile("quick", ait_threshold=0.05))
+    inundated_step(model, opt, progress=0.0, config=AITConfig(ait_threshold=0.05))
     moved = (weight.detach() - w0).flatten()
     assert changed_fraction(model[0], w0, weight.detach()) >= 0.05
     # The step is the negative gradient, enlarged: weights with 1000x the gradient move 1000x as far.
@@ -128,7 +136,7 @@ def test_ait_keeps_an_optimizer_step_that_already_changes_enough_codes():
     model, weight, opt = ait_layer(lr=0.05)
     w0 = weight.detach().clone()
     reference = copy.deepcopy(opt.state_dict()), weight.grad.clone()
-    inundated_step(model, opt, progress=0.0, settings=dfq_profile("quick", ait_threshold=0.05))
+    inundated_step(model, opt, progress=0.0, config=AITConfig(ait_threshold=0.05))
     assert changed_fraction(model[0], w0, weight.detach()) >= 0.05
     plain = nn.Parameter(w0.clone())
     plain.grad = reference[1]
@@ -186,7 +194,7 @@ def test_every_source_and_finetune_runs_on_cuda(source_name, build_net):
 def test_ait_takes_the_plain_optimizer_step_once_the_threshold_schedule_has_ended():
     model, weight, opt = ait_layer(lr=1e-6)  # a step that changes no code: inundated while the schedule runs
     w0, grad = weight.detach().clone(), weight.grad.clone()
-    inundated_step(model, opt, progress=1.0, settings=dfq_profile("quick", ait_threshold=0.05))
+    inundated_step(model, opt, progress=1.0, config=AITConfig(ait_threshold=0.05))
     assert changed_fraction(model[0], w0, weight.detach()) == 0.0
     plain = nn.Parameter(w0.clone())
     plain.grad = grad

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from dfq.api import dfq_profile
 from dfq.pipeline import compare_with_teacher, load_quantized, quantize_with_source, save_quantized
 from dfq.quant_model import QuantSpec
-from dfq.settings import dfq_profile
 from dfq.sources import SourceContext, make_source
 
 

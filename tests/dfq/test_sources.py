@@ -5,9 +5,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from dfq.settings import DFQSettings, dfq_profile
+from dfq.api import dfq_profile
 from dfq.sources import SourceContext, get_source, make_source, source_names
-from dfq.sources.gdfq import Generator, GeneratorObjective, train_generator
+from dfq.sources.gdfq import Generator, GeneratorConfig, GeneratorObjective, train_generator
 
 SMOKE = dfq_profile("smoke")
 
@@ -65,7 +65,7 @@ def test_generator_training_runs_and_moves_the_generator(teacher):
     torch.manual_seed(0)
     generator = Generator(16, 10, 1, 28)
     before = [p.detach().clone() for p in generator.parameters()]
-    objective = GeneratorObjective(teacher, DFQSettings(bns_weight=0.1))
+    objective = GeneratorObjective(teacher, GeneratorConfig(bns_weight=0.1))
     history = train_generator(generator, objective, steps=4, batch_size=8, lr=1e-3)
     assert len(history) == 4 and all(h["ce"] > 0 and h["bns"] > 0 for h in history)
     assert any(not torch.equal(a, b) for a, b in zip(before, generator.parameters(), strict=True))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from accel_model.files import read_rows, runs_path, write_rows
-from dfq.settings import DFQSettings, dfq_profile
+from dfq.api import dfq_profile
 from dfq.table import (
     ProtocolMismatch,
     TeacherMismatch,
@@ -66,7 +66,7 @@ def test_settings_added_later_keep_the_committed_fingerprints():
     assert files
     for path in files:
         for fingerprint, record in json.loads(path.read_text()).items():
-            settings = DFQSettings(**record["settings"])
+            settings = dfq_profile("quick", **record["settings"])
             assert protocol_fingerprint(protocol_record(settings, record["spec"])) == fingerprint, path
 
 

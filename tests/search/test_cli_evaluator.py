@@ -4,7 +4,7 @@ import pytest
 
 from accel_model.dataset import read_table, write_table
 from accel_model.evaluator import DEFAULT_EVALUATOR, load_evaluator
-from search.cli_accel import DEFAULT_DATASET
+from accel_model.training_tables import DEFAULT_DATASET
 
 HW = {
     "pe_rows": 16,

@@ -3,10 +3,11 @@ import math
 import pytest
 import torch
 
+from accel_model.constraints import Constraint
 from nas.cost_template import cost_template
 from nas.space import SearchSpace, Stage
 from search.dance import SearchConfig, derived_point, run_search
-from search.hdx import Constraint, DeltaSchedule, constrained_gradients, manipulate
+from search.hdx import DeltaSchedule, constrained_gradients, manipulate
 from search.hdx_verify import TrajectoryVerifier, check_reachable, choose, generator_reach, meets, reachable
 
 
@@ -113,7 +114,8 @@ def test_generator_reach_is_what_its_accelerators_allow(evaluator):
     """The committed EDAP generator proposes few accelerators: a search with it reaches less than the
     space's bound (the space reaches about 12,800 fps, the generator's accelerators about 9,700)."""
     from accel_model.hwgen import SelectedMember
-    from search.cli_hwgen import DEFAULT_GENERATOR, load_generator
+    from accel_model.hwgen_io import load_generator
+    from accel_model.paths import DEFAULT_GENERATOR
 
     members, objective, size = load_generator(str(DEFAULT_GENERATOR))
     template = cost_template(SearchSpace(), size, 1, 10)

@@ -1,4 +1,4 @@
-from search.cli_dataset import DEFAULT_DATASET
+from accel_model.training_tables import DEFAULT_DATASET
 from search.heldout import dataset_accelerators, heldout_setup
 
 
@@ -11,10 +11,10 @@ def test_held_out_accelerators_skip_every_excluded_one_and_keep_the_draw_before_
 
 
 def test_extensions_reserve_the_30_accelerator_report_and_no_table_holds_them():
-    from search.cli_dataset import TRAINING_TABLES, _heldout_accelerators
-    from search.heldout import HELDOUT_ACCELS, RESERVED_ACCELS, tables_accelerators
+    from accel_model.training_tables import HELDOUT_ACCELS, RESERVED_ACCELS, TRAINING_TABLES
+    from search.heldout import reserved_accelerators, tables_accelerators
 
-    reserved, excluded = _heldout_accelerators()
+    reserved, excluded = reserved_accelerators()
     trained = tables_accelerators([path for path in TRAINING_TABLES if path.exists()])
     assert len(set(reserved)) == RESERVED_ACCELS and not set(reserved) & trained
     _, default = heldout_setup(str(DEFAULT_DATASET), HELDOUT_ACCELS, 1, seed=1, exclude=trained)

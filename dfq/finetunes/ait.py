@@ -20,13 +20,16 @@ tenths of a point of KD there.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import torch
 from torch import nn
 
-from dfq.finetune import FinetuneMethod, kd_loss, register_finetune
+from dfq.finetunes.base import FINETUNES, FinetuneMethod
+from dfq.finetunes.kd import kd_loss
 from dfq.quant_model import QuantWrapper
 from dfq.quantizers import quantize
-from dfq.settings import DFQSettings
+from dfq.settings import DFQSettings, MethodConfig
 
 MAX_SCALE = 2.0**12
 BISECTIONS = 8
@@ -65,8 +68,18 @@ def inundation_scale(
     return hi
 
 
-def threshold_at(progress: float, settings: DFQSettings) -> float:
-    return settings.ait_threshold * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * progress)).item())
+@dataclass(frozen=True)
+class AITConfig(MethodConfig):
+    # fraction of each layer's weights whose integer code must change per step, at the start
+    # (cosine-decayed to 0 over fine-tuning)
+    ait_threshold: float = 0.01
+
+    def __post_init__(self) -> None:
+        self._check(unit=("ait_threshold",))
+
+
+def threshold_at(progress: float, config: AITConfig) -> float:
+    return config.ait_threshold * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * progress)).item())
 
 
 @torch.no_grad()
@@ -83,11 +96,11 @@ def gradient_step(wrapper: QuantWrapper, optimizer_step: torch.Tensor) -> torch.
 
 
 def inundated_step(
-    student: nn.Module, opt: torch.optim.Optimizer, progress: float, settings: DFQSettings
+    student: nn.Module, opt: torch.optim.Optimizer, progress: float, config: AITConfig
 ) -> None:
     """The optimizer's step; then every quantized layer whose step changes too few integer codes takes
     an enlarged step along its gradient instead (see the module doc)."""
-    threshold = threshold_at(progress, settings)
+    threshold = threshold_at(progress, config)
     if threshold <= 0:
         opt.step()  # the schedule has ended: the optimizer's step as is, no weight snapshot
         return
@@ -104,7 +117,7 @@ def inundated_step(
 
 def kl_only(student, teacher, labels, settings: DFQSettings):
     """AIT distils with the KL term alone."""
-    return kd_loss(student, teacher, labels, DFQSettings(**{**settings.to_dict(), "ce_weight": 0.0}))
+    return kd_loss(student, teacher, labels, replace(settings, ce_weight=0.0))
 
 
-register_finetune("ait", FinetuneMethod(kl_only, inundated_step))
+FINETUNES.add("ait", FinetuneMethod(kl_only, inundated_step, config_class=AITConfig))

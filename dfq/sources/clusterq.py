@@ -12,12 +12,28 @@ onto one point, and the loss keeps a non-zero gradient when a sample sits on its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from dfq.bn_stats import BNInputStats, BNStatsLoss
-from dfq.sources import register_source
-from dfq.sources.gdfq import GDFQSource, GeneratorObjective
+from dfq.sources.base import register_source
+from dfq.sources.gdfq import GDFQSource, GeneratorConfig, GeneratorObjective
+
+
+@dataclass(frozen=True)
+class ClusterQConfig(GeneratorConfig):
+    """Weight of the class-centroid alignment, EMA momentum of the centroids, and the std of the
+    perturbation of the alignment targets (diversity enhancement), in units of the feature std."""
+
+    clusterq_weight: float = 0.1
+    clusterq_momentum: float = 0.9
+    clusterq_noise: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(non_negative=("clusterq_weight", "clusterq_noise"), unit=("clusterq_momentum",))
 
 
 class ClassCentroids:
@@ -47,8 +63,8 @@ def deep_half(model) -> list[torch.nn.BatchNorm2d]:
 
 
 class ClusterQObjective(GeneratorObjective):
-    def __init__(self, teacher, settings):
-        super().__init__(teacher, settings)
+    def __init__(self, teacher, config: ClusterQConfig):
+        super().__init__(teacher, config)
         self.deep = BNInputStats(teacher, deep_half(teacher))
         self.centroids: ClassCentroids | None = None
 
@@ -58,16 +74,16 @@ class ClusterQObjective(GeneratorObjective):
     def extra(self, labels, logits):
         feats = torch.cat([torch.cat([mean, var], 1) for mean, var, _ in self.deep.take()], 1)
         if self.centroids is None:
-            self.centroids = ClassCentroids(logits.shape[1], self.settings.clusterq_momentum)
+            self.centroids = ClassCentroids(logits.shape[1], self.config.clusterq_momentum)
         self.centroids.update(feats.detach(), labels, logits.argmax(1) == labels)
         known = self.centroids.seen[labels]
         if not known.any():
             return {"cluster": feats.sum() * 0.0}
         target = self.centroids.centroids[labels[known]]
         spread = feats.detach().std(0, correction=0, keepdim=True)
-        noise = torch.randn_like(target) * spread * self.settings.clusterq_noise
+        noise = torch.randn_like(target) * spread * self.config.clusterq_noise
         loss = F.mse_loss(feats[known], target + noise)
-        return {"cluster": self.settings.clusterq_weight * loss}
+        return {"cluster": self.config.clusterq_weight * loss}
 
     def close(self):
         super().close()
@@ -77,3 +93,4 @@ class ClusterQObjective(GeneratorObjective):
 @register_source("clusterq")
 class ClusterQSource(GDFQSource):
     objective_class = ClusterQObjective
+    config_class = ClusterQConfig

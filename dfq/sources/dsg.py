@@ -12,12 +12,14 @@ Both replace GDFQ's batch-level BN term; the CE term stays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from dfq.bn_stats import BNInputStats
-from dfq.sources import register_source
-from dfq.sources.gdfq import GDFQSource, GeneratorObjective
+from dfq.sources.base import register_source
+from dfq.sources.gdfq import GDFQSource, GeneratorConfig, GeneratorObjective
 from nas.device import module_device
 
 GAUSSIAN_SAMPLES = 64  # per-sample gaps measured on this many Gaussian inputs, CHUNK at a time
@@ -62,6 +64,16 @@ def slack_hinge(stats, slack) -> torch.Tensor:
     return torch.stack(cols, dim=1)
 
 
+@dataclass(frozen=True)
+class DSGConfig(GeneratorConfig):
+    # slack of the per-sample BN hinge = this percentile of the gaps Gaussian inputs produce
+    dsg_percentile: float = 0.9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(unit=("dsg_percentile",))
+
+
 class DSGObjective(GeneratorObjective):
     def hooks(self):
         return BNInputStats(self.teacher)
@@ -76,10 +88,11 @@ class DSGObjective(GeneratorObjective):
     def __call__(self, images, labels):
         if not hasattr(self, "slack"):
             self.slack = gaussian_slack(self.teacher, self.recorder, tuple(images.shape[1:]),
-                                        self.settings.dsg_percentile)  # fmt: skip
+                                        self.config.dsg_percentile)  # fmt: skip
         return super().__call__(images, labels)
 
 
 @register_source("dsg")
 class DSGSource(GDFQSource):
     objective_class = DSGObjective
+    config_class = DSGConfig

@@ -10,11 +10,26 @@ generator, so the mixture in embedding space need not be a mixture in the genera
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from dfq.sources import register_source
-from dfq.sources.gdfq import GDFQSource, Generator
+from dfq.sources.base import register_source
+from dfq.sources.gdfq import GDFQSource, Generator, GeneratorConfig
+
+
+@dataclass(frozen=True)
+class QimeraConfig(GeneratorConfig):
+    # probability that a sample's embedding superposes ``qimera_classes`` class embeddings
+    qimera_p: float = 0.4
+    qimera_classes: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(unit=("qimera_p",))
+        if self.qimera_classes < 2:
+            raise ValueError(f"qimera_classes must be >= 2, got {self.qimera_classes}")
 
 
 def superposed_labels(n: int, num_classes: int, p: float, k: int, gen: torch.Generator) -> torch.Tensor:
@@ -49,7 +64,9 @@ class QimeraGenerator(Generator):
 
 @register_source("qimera")
 class QimeraSource(GDFQSource):
+    config_class = QimeraConfig
+
     def make_generator(self) -> Generator:
-        ctx, s = self.context, self.context.settings
+        ctx, c = self.context, self.config
         channels, size, _ = ctx.input_shape
-        return QimeraGenerator(s.latent_dim, ctx.num_classes, channels, size, s.qimera_p, s.qimera_classes)
+        return QimeraGenerator(c.latent_dim, ctx.num_classes, channels, size, c.qimera_p, c.qimera_classes)

@@ -1,0 +1,25 @@
+"""The ``coexplore`` command line, the top floor: every command parses its options, calls the library
+and prints. No library module imports from here; building the command line imports no torch (each
+command imports what it calls), so ``coexplore --help`` answers at once.
+
+Exit codes: 0 done; 1 a run failed (a traceback or a simulator error: a bug or the tool's limit, never
+your input); 2 bad input (one line ``error: ...`` naming the option or field, before any expensive work).
+"""
+
+from __future__ import annotations
+
+import click
+
+from search.cli import accel, dfq, evaluator, explore, network
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="coexplore")
+def main() -> None:
+    """coexplore: co-design a neural network and its accelerator, then quantize it data-free.
+
+    Exit codes: 0 done, 1 a run failed (traceback), 2 bad input (one line "error: ...")."""
+
+
+for group in (network, accel, evaluator, explore, dfq):
+    group.register(main)

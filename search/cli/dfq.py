@@ -1,0 +1,252 @@
+"""Data-free quantization commands: ``quantize`` (one run), ``quantize-table`` and ``dfq table|report``
+(the method tables). Every run goes through ``dfq.api``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from search.cli.common import (
+    DATA_DIR_OPTION,
+    QUIET_OPTION,
+    InputError,
+    check_data_fits,
+    check_out_dir,
+    input_errors,
+    lazy_choice,
+    load_splits,
+    option_group,
+    out_dir_options,
+)
+
+SOURCE_HELP = (
+    "noise: Gaussian images; zeroq: images optimized to match the BatchNorm statistics; gdfq: a "
+    "class-conditional generator trained on the teacher (CE + BN statistics); dsg: the generator with DSG's "
+    "per-sample slack BN alignment and layerwise enhancement; clusterq: with ClusterQ's class-centroid "
+    "alignment; qimera: with Qimera's superposed embeddings and soft labels; real: training images "
+    "(a reference, not data-free)."
+)
+FINETUNE_HELP = (
+    "none: calibrate only (PTQ); kd: distil the FP teacher on the source; ait: KL-only distillation with "
+    "gradient inundation (AIT); qat: CE on real labels (source real only). Default: kd for the generator "
+    "sources (gdfq, dsg, clusterq, qimera), none otherwise."
+)
+COMMON_OPTIONS = option_group(
+    "common",
+    click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
+                 help="Full-precision checkpoint written by `coexplore train` (e.g. runs/default/best.pt)."),
+    click.option("--profile", type=lazy_choice("dfq.api", "PROFILES"), default="quick", show_default=True,
+                 help="Step counts: quick (minutes on 2 cores), full (longer), smoke (seconds, for tests)."),
+    click.option("--finetune-steps", type=click.IntRange(min=0), help="Override the profile's steps."),
+    click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True),
+                 help="Override the profile's fine-tuning learning rate (Adam, cosine decay; quick: 1e-4)."),
+    click.option("--act-scale-lr", type=click.FloatRange(min=0),
+                 help="Also learn the calibrated activation scales while fine-tuning, at this peak learning "
+                 "rate (log space, LSQ-style). Default 0: the ranges stay as calibrated."),
+    click.option("--feature-kd-weight", type=click.FloatRange(min=0),
+                 help="Add this weight times a feature distillation to the fine-tuning loss: every quantized "
+                 "layer's output against the teacher's, normalized by its variance. Default 0: none."),
+    click.option("--freeze-weight-grid", is_flag=True,
+                 help="Fix each layer's per-channel weight grid when fine-tuning starts (saved with the "
+                 "student) instead of reading it from the moving weights at every step."),
+    click.option("--weight-clipping", type=click.Choice(["minmax", "mse"]), default="minmax",
+                 show_default=True, help="Per-channel weight range: min/max, or the MSE-optimal clipping."),
+    click.option("--observer", type=click.Choice(["mse", "ema", "percentile"]), default="mse",
+                 show_default=True,
+                 help="Per-tensor activation range from the calibration batches: the min/max range shrunk to "
+                 "the least squared quantization error, the bias-corrected EMA of batch min/max, or the "
+                 "99.99th percentiles."),
+    click.option("--keep-first-last-8bit/--no-keep-first-last-8bit", default=True, show_default=True,
+                 help="Quantize the first conv and the classifier at 8 bits."),
+    click.option("--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: default)."),
+    click.option("--device", default="cpu", show_default=True,
+                 help="Where teacher, generator and student run: cpu, cuda[:N] or auto (CUDA when present). "
+                 "Random draws stay on the CPU, so a seed gives the same draws on every device."),
+    DATA_DIR_OPTION,
+    QUIET_OPTION,
+)  # fmt: skip
+TUNING = ("finetune_steps", "finetune_lr", "act_scale_lr", "feature_kd_weight", "freeze_weight_grid")
+SPEC = ("weight_clipping", "observer", "keep_first_last_8bit")
+
+
+class Loaded:
+    """What every DFQ command checks and loads before any work, from its ``common`` options: settings,
+    quantizer options, teacher, data (exit 2 with one line on bad input)."""
+
+    def __init__(self, common: dict):
+        import torch
+
+        from dfq.api import dfq_profile
+        from nas.device import resolve_device
+        from nas.train import load_checkpoint
+
+        chosen = {k: common[k] for k in TUNING} | {"freeze_weight_grid": common["freeze_weight_grid"] or None}
+        with input_errors("settings"):
+            self.settings = dfq_profile(common["profile"], **chosen)
+        self.spec = {k: common[k] for k in SPEC}
+        with input_errors("--device"):
+            where = resolve_device(common["device"])
+        with input_errors():
+            teacher, self.meta = load_checkpoint(common["checkpoint"])
+        self.teacher = teacher.to(where)
+        self.splits = load_splits(common["data_dir"])
+        check_data_fits(common["checkpoint"], self.meta, self.splits)
+        self.quiet = common["quiet"]
+        if common["threads"]:
+            torch.set_num_threads(common["threads"])
+
+
+def register(main: click.Group) -> None:
+    main.add_command(quantize)
+    main.add_command(quantize_table)
+    main.add_command(dfq)
+
+
+@click.command()
+@COMMON_OPTIONS
+@click.option("--source", type=lazy_choice("dfq.sources", "SOURCES"), default="gdfq", show_default=True,
+              help=SOURCE_HELP)  # fmt: skip
+@click.option("--finetune", type=lazy_choice("dfq.finetunes", "FINETUNES"), help=FINETUNE_HELP)
+@click.option("--w-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Weight bits.")
+@click.option("--a-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Activation bits.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning.")
+@out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
+def quantize(common, source, finetune, w_bits, a_bits, seed, out, overwrite):
+    """Quantize a trained network without its training data; write quantized.pt and metrics.json.
+
+    metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
+    network, the method, every setting and the wall-clock of each phase."""
+    from accel_model.files import clear_dir
+    from dfq.api import quantize as run_quantize
+    from dfq.finetunes import check_finetune
+    from dfq.pipeline import save_quantized
+    from dfq.quant_model import QuantSpec
+    from dfq.sources import SOURCES
+
+    out_dir = check_out_dir(out, overwrite)
+    with input_errors("--finetune"):
+        check_finetune(finetune or SOURCES.get(source).default_finetune, SOURCES.get(source))
+    run = Loaded(common)
+    spec = QuantSpec(w_bits, a_bits, **run.spec)
+    student, metrics = run_quantize(run.teacher, spec, run.meta, source, finetune, run.settings, seed,
+                                    run.splits, progress=not run.quiet)  # fmt: skip
+    metrics["checkpoint"] = str(common["checkpoint"])
+    clear_dir(out_dir)
+    run_facts = {k: v for k, v in metrics.items() if k != "spec"}
+    save_quantized(out_dir / "quantized.pt", student, spec, run.meta, run_facts)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    click.echo(
+        f"W{w_bits}A{a_bits} {metrics['method']}: test accuracy {metrics['quant_test_acc'] * 100:.2f}% "
+        f"(FP {metrics['fp_test_acc'] * 100:.2f}%, top-1 agreement {metrics['top1_agreement'] * 100:.2f}%) "
+        f"in {metrics['total_time_s']:.0f} s -> {out_dir}"
+    )
+
+
+@click.command("quantize-table")
+@COMMON_OPTIONS
+@click.option("--seeds", type=click.IntRange(1, 10), default=3, show_default=True, help="Seeds per row.")
+@click.option("--out", type=click.Path(dir_okay=False), default="results/tables/dfq_fashion.csv",
+              show_default=True, help="Summary CSV (mean and std over seeds); each run goes to "
+              "<out>_runs.csv, which a rerun resumes.")  # fmt: skip
+def quantize_table(common, seeds, out):
+    """Table of W8A8/W4A4/W3A3/W2A4 x {noise PTQ, ZeroQ PTQ, ZeroQ+KD, GDFQ} with real-data PTQ and
+    QAT as references, over several seeds; resumable."""
+    from dfq.table import TABLE_BITS, TABLE_METHODS
+
+    run_table_command(Loaded(common), TABLE_METHODS, TABLE_BITS, seeds, out)
+
+
+@click.group()
+def dfq():
+    """Data-free quantization method grids."""
+
+
+@dfq.command("table")
+@COMMON_OPTIONS
+@click.option("--sources", default="gdfq,dsg,clusterq,qimera", show_default=True,
+              help="Comma-separated synthetic sources (see `coexplore quantize --help`).")  # fmt: skip
+@click.option("--finetunes", default="kd,ait", show_default=True, help="Comma-separated fine-tunings.")
+@click.option("--bits", "bits_spec", default="W4A4,W3A3,W2A4", show_default=True,
+              help="Comma-separated bit widths as W<weight bits>A<activation bits>.")  # fmt: skip
+@click.option("--seeds", type=click.IntRange(1, 10), default=3, show_default=True, help="Seeds per row.")
+@click.option("--out", type=click.Path(dir_okay=False), default="results/tables/dfq_methods.csv",
+              show_default=True,
+              help="Summary CSV; each run goes to <out>_runs.csv, which a rerun resumes.")  # fmt: skip
+def dfq_table(common, sources, finetunes, bits_spec, seeds, out):
+    """Every source x fine-tuning x bit width over several seeds (resumable): the method comparison."""
+    from dfq.table import method_grid, parse_bits
+
+    with input_errors():
+        grid = method_grid(sources.split(","), finetunes.split(","))
+        bits = parse_bits(bits_spec)
+    run_table_command(Loaded(common), grid, bits, seeds, out)
+
+
+@dfq.command("report")
+@click.option(
+    "--runs",
+    "runs_specs",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="A teacher's name and one of its runs files (*_runs.csv of `dfq table` or "
+    "`quantize-table`); repeat, also with the same NAME.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default="results/tables/dfq_methods.csv",
+    show_default=True,
+    help="Merged summary CSV; claims go to <out>_claims.csv.",
+)
+def dfq_report(runs_specs, out):
+    """Merge method tables of several teachers and check the papers' claims (Qimera > GDFQ,
+    ClusterQ > GDFQ, DSG > ZeroQ, +AIT helps) on them; prints the Markdown tables."""
+    from accel_model.files import write_rows
+    from dfq.report import check_claims, claims_path, markdown_tables, merge, parse_runs_option
+
+    with input_errors("--runs"):
+        summary = merge(parse_runs_option(runs_specs))
+    if not summary:
+        raise InputError("--runs: the files hold no runs")
+    claims = check_claims(summary)
+    write_rows(out, summary)
+    if claims:
+        write_rows(claims_path(out), claims)
+    click.echo(markdown_tables(summary, claims), nl=False)
+    click.echo(f"-> {out}" + (f", {claims_path(out)}" if claims else ""))
+
+
+def run_table_command(run: Loaded, methods, bits, seeds: int, out: str) -> None:
+    """Check the runs file, run the resumable table and print it (``quantize-table`` and ``dfq table``)."""
+    from dfq.table import check_resumable, run_table
+
+    with input_errors():
+        check_resumable(run.teacher, run.settings, run.spec, Path(out))
+
+    def show(row):
+        click.echo(
+            f"{row['method']:<22} W{row['w_bits']}A{row['a_bits']} seed {row['seed']}: "
+            f"{float(row['quant_test_acc']) * 100:.2f}% ({float(row['total_time_s']):.0f} s)"
+        )
+
+    summary = run_table(
+        run.teacher,
+        run.meta,
+        run.splits,
+        run.settings,
+        Path(out),
+        seeds,
+        methods,
+        bits,
+        spec_overrides=run.spec,
+        on_row=show,
+        progress=not run.quiet,
+    )
+    for row in summary:
+        click.echo(
+            f"{row['method']:<22} {row['bits']}: {row['acc_mean']:.2f} +- {row['acc_std']:.2f} "
+            f"(drop {row['drop_mean']:.2f}) {row['time_s_mean']:.0f} s"
+        )
+    click.echo(f"-> {out}")

@@ -1,0 +1,32 @@
+"""What the exit codes promise: 2 for bad input (one line), 1 with a traceback for a failure inside a run;
+and building the command line imports no torch."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def test_building_the_command_line_imports_no_torch():
+    code = "import sys, search.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, cli):
+    result = cli("simulate", "--net", "defualt", "--hw", tmp_path / "missing.json")
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and result.output.startswith("error:")
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug deep inside"), KeyError("field"), TypeError("bad call")])
+def test_an_error_inside_a_long_run_is_not_reported_as_bad_input(monkeypatch, cli, tmp_path, error):
+    """Source preparation (a generator's training) fails: exit 1 with the exception, not exit 2."""
+    import dfq.api
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(dfq.api, "quantize", fail)
+    result = cli("quantize", "--checkpoint", "results/teachers/default_child.pt", "--profile", "smoke",
+                 "--out", tmp_path / "q")  # fmt: skip
+    assert result.exit_code == 1 and result.exception is error
+    assert not (tmp_path / "q").exists()
