@@ -39,7 +39,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dfq.quantizers import affine_params, fake_quantize, per_channel_minmax, per_channel_mse
+from dfq import kernels
+from dfq.quantizers import affine_params, per_channel_minmax, per_channel_mse
 
 WEIGHT_CLIPPING = {"minmax": per_channel_minmax, "mse": per_channel_mse}
 OBSERVERS = ("ema", "percentile", "mse")
@@ -131,7 +132,7 @@ class ActivationQuantizer(nn.Module):
         if not bool(self.calibrated):
             raise RuntimeError("activation quantizer used before calibration (run dfq.calibrate first)")
         scale = self.scale if self.log_gain is None else self.scale * self.log_gain.exp()
-        return fake_quantize(x, scale, self.zero_point, self.bits)
+        return kernels.fake_quant(x, scale, self.zero_point, self.bits)
 
     def start_learning_scale(self) -> nn.Parameter:
         """Make the frozen scale trainable (the integer zero point stays): returns the new parameter."""
@@ -182,7 +183,7 @@ class QuantWrapper(nn.Module):
     def quantized_weight(self) -> torch.Tensor:
         w = self.layer.weight
         scale, zp = self.weight_grid(w)
-        return fake_quantize(w, scale, zp, self.w_bits)
+        return kernels.fake_quant(w, scale, zp, self.w_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(x)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import os
+
 import torch
 
-from nas.data import DEFAULT_DATA_DIR, load_dataset
+if not torch.cuda.is_available():  # Triton kernels run in Triton's interpreter on the CPU (dfq/kernels)
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nas.data import DEFAULT_DATA_DIR, load_dataset  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

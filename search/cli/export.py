@@ -1,0 +1,59 @@
+"""Export commands: ``export accelerator`` (files ZigZag and Timeloop-family tools read)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from search.cli.accel import resolve_layers_and_hw
+from search.cli.common import InputError, input_errors, lazy_choice
+
+
+def register(main: click.Group) -> None:
+    main.add_command(export)
+
+
+@click.group()
+def export():
+    """Write a result as files other tools read."""
+
+
+def _source(run_or_json: str, net: str | None, layers_path: str | None) -> tuple[str, str | None]:
+    """(accelerator JSON path, the network: --net, or a run folder's own arch.json)."""
+    path = Path(run_or_json)
+    if path.is_dir():
+        accel, arch = path / "accelerator.json", path / "arch.json"
+        if not accel.is_file():
+            raise InputError(f"{path} holds no accelerator.json (a run folder of `coexplore search` does)")
+        default_net = str(arch) if arch.is_file() and layers_path is None else None
+        return str(accel), net or default_net
+    if not path.is_file():
+        raise InputError(f"{run_or_json}: no such run folder or accelerator JSON file")
+    return str(path), net
+
+
+@export.command("accelerator")
+@click.argument("run_or_json")
+@click.option("--format", "fmt", type=lazy_choice("accel_model.export", "FORMATS"), required=True,
+              help="zigzag: hardware, workload and per-layer mapping YAML for ZigZag's loader; timeloop: a "
+              "Timeloop/Accelergy v0.3 architecture spec with the dataflow's constraints.")  # fmt: skip
+@click.option("--net", help="The network whose layers the files cover: 'default' or an Arch JSON "
+              "(default: the run folder's arch.json).")  # fmt: skip
+@click.option("--layers", "layers_path", help="Instead of --net: a layers file (JSON list of LayerShape).")
+@click.option("--image-size", type=click.IntRange(min=1), default=28, show_default=True,
+              help="Input pixels, for --net.")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the files.")
+def export_accelerator(run_or_json, fmt, net, layers_path, image_size, out):
+    """Write RUN_OR_JSON's accelerator (a run folder of `coexplore search`, or an accelerator JSON) in a
+    format another tool reads, with the layers of the network it runs."""
+    from accel_model.export import export_accelerator as write
+
+    accel_path, net = _source(run_or_json, net, layers_path)
+    if net is None and layers_path is None:
+        net = "default"
+    layers, accel = resolve_layers_and_hw(layers_path, net, image_size, accel_path)
+    with input_errors("--out"):
+        files = write(fmt, accel, layers, out)
+    click.echo(json.dumps({"format": fmt, "layers": len(layers), "files": [str(f) for f in files]}))
