@@ -53,8 +53,11 @@ def time_limit(seconds: float | None):
         yield
         return
 
+    expired = []
+
     def expire(signum, frame):
-        raise SimulationTimeout(f"simulation exceeded {seconds:.0f} s")
+        expired.append(True)
+        raise SimulationTimeout(f"simulation exceeded {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -63,6 +66,8 @@ def time_limit(seconds: float | None):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if expired:  # the simulator caught the exception itself (ZigZag has broad excepts) and went on
+        raise SimulationTimeout(f"simulation exceeded {seconds:g} s")
 
 
 @lru_cache(maxsize=8)

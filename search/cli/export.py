@@ -1,4 +1,5 @@
-"""Export commands: ``export accelerator`` (files ZigZag and Timeloop-family tools read)."""
+"""Export commands: ``export accelerator`` (files ZigZag and Timeloop-family tools read) and ``export model``
+(ONNX with QDQ that onnxruntime runs)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,25 @@ def export_accelerator(run_or_json, fmt, net, layers_path, image_size, out):
     with input_errors("--out"):
         files = write(fmt, accel, layers, out)
     click.echo(json.dumps({"format": fmt, "layers": len(layers), "files": [str(f) for f in files]}))
+
+
+@export.command("model")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The ONNX file to write (.onnx).")
+def export_model(checkpoint, out):
+    """Write a quantized checkpoint (quantized.pt of `coexplore quantize`) as ONNX with QuantizeLinear/
+    DequantizeLinear around every quantized layer and the weights as int4/int8/int16 initializers
+    (opset 21); onnxruntime runs it."""
+    from dfq.onnx_export import save_onnx, to_onnx
+    from dfq.pipeline import load_quantized
+
+    if not out.endswith(".onnx"):
+        raise InputError(f"--out: {out} must end in .onnx")
+    with input_errors(checkpoint):
+        student, payload = load_quantized(checkpoint)
+    meta = payload["teacher"]
+    shape = (meta["in_channels"], meta["image_size"], meta["image_size"])
+    path = save_onnx(to_onnx(student, shape), out)
+    spec = payload["spec"]
+    click.echo(json.dumps({"onnx": str(path), "bytes": path.stat().st_size, "w_bits": spec["w_bits"],
+                           "a_bits": spec["a_bits"], "input": [1, *shape]}))  # fmt: skip
