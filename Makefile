@@ -26,9 +26,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-# The quick co-exploration end to end: DANCE search -> retrain the derived child -> simulate it with ZigZag.
+# From a frame-rate target to deployable files: HDX search of network and accelerator -> retrain the
+# derived child -> quantize it data-free to the accelerator's bits -> ZigZag -> accelerator files, ONNX,
+# runs/demo/report.md.
 demo: setup
-	$(BIN)/coexplore search --objective edap --lam 0.5 --profile quick --out runs/demo --overwrite
+	$(BIN)/coexplore codesign --min-fps 8000 --objective edap --lam 0.5 --profile quick --dfq-profile quick \
+	  --out runs/demo --overwrite
 
 # The default child of the search space, trained alone (the teacher of the DFQ commands in the README).
 child: setup

@@ -96,11 +96,15 @@ def save_quantized(path: Path, student: nn.Module, spec: QuantSpec, teacher_meta
 
 
 def load_quantized(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the fake-quantized network from the file alone (eval mode); returns (model, payload
-    without the state dict). ValueError naming the file when it is not a quantized checkpoint."""
+    """Rebuild the fake-quantized network from the file alone (eval mode): this format, or the compact
+    integer one (``dfq.int_checkpoint``); returns (model, payload without the tensors). ValueError naming
+    the file when it is neither."""
+    from dfq.int_checkpoint import INTEGER_FORMAT, from_payload
     from nas.train import build_from_meta
 
     payload = load_torch_file(path, "checkpoint")
+    if isinstance(payload, dict) and payload.get("format") == INTEGER_FORMAT:
+        return from_payload(payload)
     if not isinstance(payload, dict) or payload.get("format") != QUANTIZED_FORMAT:
         raise ValueError(f"{path}: not a coexplore quantized checkpoint")
     teacher = build_from_meta(payload["teacher"])

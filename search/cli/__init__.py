@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from search.cli import accel, dfq, evaluator, explore, export, network
+from search.cli import accel, codesign, dfq, evaluator, explore, export, network
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -21,5 +21,5 @@ def main() -> None:
     Exit codes: 0 done, 1 a run failed (traceback), 2 bad input (one line "error: ...")."""
 
 
-for group in (network, accel, evaluator, explore, dfq, export):
+for group in (network, accel, evaluator, explore, codesign, dfq, export):
     group.register(main)
