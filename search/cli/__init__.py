@@ -8,12 +8,37 @@ your input); 2 bad input (one line ``error: ...`` naming the option or field, be
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from search.cli import accel, codesign, dfq, evaluator, explore, export, network
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class OneLineErrors(click.Group):
+    """Click's own usage errors (unknown option or command, bad value, missing argument) as one line
+    ``error: ...`` and exit 2, like every other refusal of the tool."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            click.echo(f"error: {exc.format_message().splitlines()[0]}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(
+    cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(package_name="coexplore")
 def main() -> None:
     """coexplore: co-design a neural network and its accelerator, then quantize it data-free.

@@ -90,11 +90,19 @@ def train(arch, profile, model, data_dir, out, overwrite, quiet, **overrides):
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @DATA_DIR_OPTION
 def evaluate(checkpoint, data_dir):
-    """Validation and test accuracy of a checkpoint (.pt written by train)."""
+    """Validation and test accuracy of a checkpoint: a trained network (.pt written by train) or a
+    quantized one (quantized.pt or quantized.int.pt written by quantize or codesign), scored as such."""
+    from dfq.pipeline import load_quantized
     from nas.train import evaluate_splits, load_checkpoint
 
     with input_errors(checkpoint):
-        model, meta = load_checkpoint(checkpoint)
+        try:
+            model, payload = load_quantized(checkpoint)
+            meta = payload["teacher"]
+        except ValueError as not_quantized:
+            if "not a coexplore quantized checkpoint" not in str(not_quantized):
+                raise
+            model, meta = load_checkpoint(checkpoint)
     splits = load_splits(data_dir)
     check_data_fits(checkpoint, meta, splits)
     for name, acc in evaluate_splits(model, splits).items():

@@ -30,3 +30,21 @@ def test_an_error_inside_a_long_run_is_not_reported_as_bad_input(monkeypatch, cl
                  "--out", tmp_path / "q")  # fmt: skip
     assert result.exit_code == 1 and result.exception is error
     assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [("simulate", "--bogus"), ("no-such-command",), ("search", "--lam", "abc"), ("simulate",)]
+)
+def test_clicks_usage_errors_are_one_line_and_exit_2(cli, args):
+    result = cli(*args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and result.output.startswith("error:")
+
+
+def test_evaluate_reads_back_what_quantize_writes(tmp_path, cli):
+    q = cli("quantize", "--checkpoint", "results/teachers/default_child.pt", "--source", "noise",
+            "--profile", "smoke", "--out", tmp_path / "q", "--quiet")  # fmt: skip
+    assert q.exit_code == 0, q.output
+    metrics = __import__("json").loads((tmp_path / "q" / "metrics.json").read_text())
+    scored = cli("evaluate", tmp_path / "q" / "quantized.pt")
+    assert scored.exit_code == 0, scored.output
+    assert f"test accuracy {metrics['quant_test_acc'] * 100:.2f}%" in scored.output  # scored as quantized
