@@ -127,10 +127,11 @@ class Accelerator:
     def __post_init__(self) -> None:
         for name in ("pe_rows", "pe_cols", "rf_bytes", "glb_kib", "clock_mhz"):
             _positive_int(name, getattr(self, name))
-        if self.dataflow not in DATAFLOWS:
+        if not isinstance(self.dataflow, str) or self.dataflow not in DATAFLOWS:
             raise ValueError(f"dataflow must be one of {list(DATAFLOWS)}, got {self.dataflow!r}")
-        if self.bits not in BIT_WIDTHS:
-            raise ValueError(f"bits must be one of {list(BIT_WIDTHS)}, got {self.bits!r}")
+        # exact ints: 8.0 == 8 in Python, and would reach the simulator and the cache keys as a float
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or self.bits not in BIT_WIDTHS:
+            raise ValueError(f"bits must be one of {list(BIT_WIDTHS)} (an integer), got {self.bits!r}")
 
     @property
     def num_pes(self) -> int:
@@ -141,7 +142,12 @@ class Accelerator:
 
     @classmethod
     def from_dict(cls, data: Any) -> Accelerator:
-        return cls(**_check_keys(cls, data))
+        """Every field but ``clock_mhz`` (200 MHz when absent) must be given: ``{}`` is no accelerator."""
+        data = _check_keys(cls, data)
+        missing = [f.name for f in fields(cls) if f.name != "clock_mhz" and f.name not in data]
+        if missing:
+            raise ValueError(f"Accelerator: missing field(s) {missing}")
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,43 @@ def test_cost_sum_and_derived():
     assert total.latency_cycles == 2e6 and total.energy_pj == 3e6 and total.area_mm2 == 1.5
     assert math.isclose(total.latency_s, 0.01) and math.isclose(total.fps, 100)
     assert math.isclose(total.edap, 3e-6 * 0.01 * 1.5)
+
+
+# Refused at the boundary when a field has the wrong type or is missing: before any cache key or
+# simulation is made of them.
+FULL = {"pe_rows": 14, "pe_cols": 12, "rf_bytes": 64, "glb_kib": 108, "dataflow": "WS", "bits": 8}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"bits": 8.0}, "bits must be one of"),
+        ({"bits": True}, "bits must be one of"),
+        ({"pe_rows": 14.0}, "pe_rows must be a positive integer"),
+        ({"glb_kib": "108"}, "glb_kib must be a positive integer"),
+        ({"dataflow": ["WS"]}, "dataflow must be one of"),
+        ({"clock": 200}, "unknown field"),
+    ],
+)
+def test_wrong_types_and_unknown_fields_name_the_field(change, message):
+    with pytest.raises(ValueError, match=message):
+        Accelerator.from_dict({**FULL, **change})
+
+
+def test_missing_fields_are_refused_but_the_clock_has_its_documented_default():
+    with pytest.raises(ValueError, match="missing field"):
+        Accelerator.from_dict({})
+    with pytest.raises(ValueError, match=r"missing field\(s\) \['bits'\]"):
+        Accelerator.from_dict({k: v for k, v in FULL.items() if k != "bits"})
+    assert Accelerator.from_dict(FULL).clock_mhz == 200
+
+
+def test_the_simulate_command_refuses_a_float_bit_width_before_the_cache(tmp_path, cli):
+    import json
+
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({**FULL, "bits": 8.0}))
+    cache = tmp_path / "cache.sqlite"
+    result = cli("simulate", "--net", "default", "--hw", hw, "--cache", cache)
+    assert result.exit_code == 2 and "bits" in result.output and result.output.count("\n") == 1
+    assert not cache.exists()
