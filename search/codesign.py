@@ -25,14 +25,16 @@ from accel_model.export import export_accelerator
 from accel_model.files import atomic_write_bytes, clear_dir
 from dfq.api import dfq_profile, quantize
 from dfq.finetunes import check_finetune
+from dfq.int_checkpoint import save_integer
 from dfq.onnx_export import save_onnx, to_onnx
-from dfq.pipeline import save_quantized
+from dfq.pipeline import load_quantized, save_quantized
 from dfq.quant_model import QuantSpec
 from dfq.settings import DFQSettings
 from dfq.sources import SOURCES
 from nas.arch import Arch
 from nas.model import child_layer_shapes
 from nas.train import load_checkpoint
+from search.codesign_report import designs_plot, report_markdown
 from search.run import Setup, dance_hardware, prepare_constrained, run_dance
 
 STAGES = ("search", "quantize", "export", "report")
@@ -104,7 +106,7 @@ def _design(run: Codesign) -> tuple[Arch, Accelerator, dict]:
     return Arch.load(folder / "arch.json"), Accelerator.from_dict(metrics["accelerator"]), metrics
 
 
-def stage_quantize(run: Codesign, progress: bool) -> None:
+def stage_quantize(run: Codesign, progress: bool, on_epoch=None) -> None:
     _, accel, _ = _design(run)
     teacher, meta = load_checkpoint(run.out_dir / "search" / "model.pt")
     spec = QuantSpec(accel.bits, accel.bits)
@@ -112,15 +114,13 @@ def stage_quantize(run: Codesign, progress: bool) -> None:
                                 run.setup.splits, progress=progress)  # fmt: skip
     folder = run.out_dir / "quantized"
     clear_dir(folder)
-    save_quantized(
-        folder / "quantized.pt", student, spec, meta, {k: v for k, v in metrics.items() if k != "spec"}
-    )
+    facts = {k: v for k, v in metrics.items() if k != "spec"}
+    save_quantized(folder / "quantized.pt", student, spec, meta, facts)
+    save_integer(folder / "quantized.int.pt", student, spec, meta, facts)
     _write_json(folder / "metrics.json", metrics)
 
 
-def stage_export(run: Codesign, progress: bool) -> None:
-    from dfq.pipeline import load_quantized
-
+def stage_export(run: Codesign, progress: bool, on_epoch=None) -> None:
     arch, accel, _ = _design(run)
     splits = run.setup.splits
     layers = child_layer_shapes(arch, splits.image_size, 1, splits.channels, splits.num_classes)
@@ -133,14 +133,13 @@ def stage_export(run: Codesign, progress: bool) -> None:
               run.out_dir / "model.onnx")  # fmt: skip
 
 
-def stage_report(run: Codesign, progress: bool) -> None:
-    from search.codesign_report import designs_plot, report_markdown
-
+def stage_report(run: Codesign, progress: bool, on_epoch=None) -> None:
     designs_plot(run.out_dir / "search" / "trajectory.csv", run.out_dir / "designs.png")
     text = report_markdown(run.out_dir, run.config)
     atomic_write_bytes(run.out_dir / "report.md", lambda fh: fh.write(text.encode()))
 
 
+# (run, progress, on_epoch): only the search reports epochs
 STAGE_FUNCTIONS: dict[str, Callable[..., None]] = {
     "search": stage_search, "quantize": stage_quantize, "export": stage_export, "report": stage_report,
 }  # fmt: skip
@@ -162,10 +161,7 @@ def run_codesign(run: Codesign, progress: bool = True, on_stage: Callable[[str, 
         if on_stage:
             on_stage(stage, "running")
         start = time.perf_counter()
-        if stage == "search":
-            stage_search(run, progress, on_epoch)
-        else:
-            STAGE_FUNCTIONS[stage](run, progress)
+        STAGE_FUNCTIONS[stage](run, progress, on_epoch)
         _mark(run, stage, time.perf_counter() - start)
         outcome[stage] = "done"
         if on_stage:

@@ -11,7 +11,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-STAGE_ORDER = ("search", "quantize", "export", "report")
 FILES = (  # (file, what it is)
     ("accelerator.json", "the accelerator (coexplore's JSON)"),
     ("accelerator.zigzag.yaml", "ZigZag hardware; with workload.zigzag.yaml and mapping.zigzag.yaml ZigZag's "
@@ -62,7 +61,8 @@ def designs_plot(trajectory: Path, png: Path) -> None:
 def report_markdown(out: Path, config: dict) -> str:
     search = json.loads((out / "search" / "metrics.json").read_text())
     quant = json.loads((out / "quantized" / "metrics.json").read_text())
-    stages = {p.stem: json.loads(p.read_text())["seconds"] for p in (out / ".stages").glob("*.json")}
+    markers = [json.loads(p.read_text()) for p in (out / ".stages").glob("*.json")]
+    stages = {m["stage"]: m["seconds"] for m in sorted(markers, key=lambda m: m["finished"])}  # run order
     accel = search["accelerator"]
     status = search.get("constraint_status", "unconstrained")
     lines = ["# Co-design report", "", f"Command settings: `{json.dumps(config, sort_keys=True)}`", "",
@@ -87,5 +87,5 @@ def report_markdown(out: Path, config: dict) -> str:
               "![designs visited](designs.png)", "", "## Files", ""]  # fmt: skip
     lines += [f"- [`{name}`]({name}): {what}" for name, what in FILES if (out / name).is_file()]
     lines += ["", "## Time", ""]
-    lines += [f"- {stage}: {stages[stage]:.0f} s" for stage in STAGE_ORDER if stage in stages]
+    lines += [f"- {stage}: {seconds:.0f} s" for stage, seconds in stages.items()]
     return "\n".join(lines) + "\n"

@@ -38,7 +38,6 @@ except ImportError:  # no Triton here: the reference serves every device
 else:
     IMPLEMENTATIONS.add("triton", Kernels(triton_ops.fake_quant, triton_ops.bn_stats))
 
-CHOICES = ("auto", *IMPLEMENTATIONS.names())
 AUTO_MIN_ELEMENTS = {"fake_quant": 0, "bn_stats": 64_000_000}
 _choice = {"name": os.environ.get("COEXPLORE_KERNELS", "auto")}
 

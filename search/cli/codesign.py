@@ -10,7 +10,6 @@ from search.cli.common import (
     OBJECTIVE_OPTION,
     QUIET_OPTION,
     WORKERS_OPTION,
-    check_out_dir,
     input_errors,
     lazy_choice,
     search_profile_option,
@@ -60,8 +59,6 @@ def codesign(limits, objective, lam, profile, epochs, seed, hw, generator_path, 
                    "hw": hw, "generator_path": generator_path, "evaluator_path": evaluator_path,
                    "data_dir": data_dir, "workers": workers},
     }  # fmt: skip
-    if overwrite:
-        check_out_dir(out, overwrite)
     with input_errors():
         run = plan(config, out, overwrite)
 
