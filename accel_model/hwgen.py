@@ -21,6 +21,7 @@ from accel_model.soft_accel import AccelProbs
 from accel_model.space import FIELDS
 
 DATAFLOW = FIELDS.index("dataflow")
+BITS = FIELDS.index("bits")
 METRIC_KEYS = {"latency": "latency_cycles", "energy": "energy_pj", "area": "area_mm2"}
 OBJECTIVES: dict[str, dict[str, float]] = {
     "latency": {"latency": 1.0},
@@ -55,8 +56,43 @@ def log_objective(costs: dict[str, torch.Tensor], weights: dict[str, float]) -> 
     return sum(w * torch.log(costs[METRIC_KEYS[m]]) for m, w in weights.items())
 
 
+def with_bits(groups: AccelProbs, bits: torch.Tensor) -> AccelProbs:
+    """``groups`` (logits or probabilities per field) with the bits group replaced by ``bits``
+    (``[A, n_bits]`` or ``[1, n_bits]``): the bit width is the search's choice, not the hardware side's."""
+    bits = bits.expand(groups[0].shape[0], -1)
+    return groups[:BITS] + [bits] + groups[BITS + 1 :]
+
+
+def bits_logits(bits_probs: torch.Tensor) -> torch.Tensor:
+    """Logits whose argmax (and softmax, for one-hot input) is the given bit-width choice."""
+    return torch.log(bits_probs.clamp_min(1e-30))
+
+
+def hardware_sample(
+    hardware: nn.Module,
+    evaluator: CostEvaluator,
+    arch_probs: torch.Tensor,
+    bits: torch.Tensor,
+    tau: float,
+    generator: torch.Generator | None,
+) -> AccelProbs:
+    """A straight-through accelerator sample for (architecture, bit width): the hardware side's logits
+    for the other fields sampled by Gumbel-softmax, the bits group exactly ``bits`` (its gradient flows
+    back to whatever chose the bits)."""
+    logits = hardware(arch_probs, bits)
+    return with_bits(evaluator.relax.gumbel_straight_through(logits, tau, generator), bits)
+
+
+def random_bits(batch: int, n_bits: int, generator: torch.Generator) -> torch.Tensor:
+    """``[batch, n_bits]`` one-hot bit widths drawn uniformly."""
+    idx = torch.randint(n_bits, (batch,), generator=generator)
+    return torch.nn.functional.one_hot(idx, n_bits).float()
+
+
 class HardwareGenerator(nn.Module):
-    """MLP: flattened ``[B, slots, ops]`` architecture probabilities -> logits per accelerator field."""
+    """MLP: flattened ``[B, slots, ops]`` architecture probabilities and the ``[B, n_bits]`` bit-width
+    choice -> logits per accelerator field (the bits group is the given choice: the generator proposes
+    the other fields for it)."""
 
     default_lr = 3e-3
 
@@ -64,19 +100,22 @@ class HardwareGenerator(nn.Module):
         super().__init__()
         self.field_sizes = list(field_sizes)
         self.net = nn.Sequential(
-            nn.Linear(slots * ops, hidden),
+            nn.Linear(slots * ops + field_sizes[BITS], hidden),
             nn.SiLU(),
             nn.Linear(hidden, hidden),
             nn.SiLU(),
             nn.Linear(hidden, sum(field_sizes)),
         )
 
-    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
-        return list(self.net(arch_probs.flatten(1)).split(self.field_sizes, dim=1))
+    def forward(self, arch_probs: torch.Tensor, bits: torch.Tensor) -> AccelProbs:
+        bits = bits.expand(arch_probs.shape[0], -1)
+        logits = self.net(torch.cat([arch_probs.flatten(1), bits], dim=1)).split(self.field_sizes, dim=1)
+        return with_bits(list(logits), bits_logits(bits))
 
 
 class FreeAccelerator(nn.Module):
-    """Accelerator logits that ignore the architecture (the plain alternative to the generator)."""
+    """Accelerator logits that ignore the architecture (the plain alternative to the generator). The
+    bits group is the search's own bit-width choice, which the loss pays for like any other field."""
 
     default_lr = 0.05  # the parameters are the logits themselves
 
@@ -84,12 +123,14 @@ class FreeAccelerator(nn.Module):
         super().__init__()
         self.logits = nn.ParameterList([nn.Parameter(torch.zeros(1, n)) for n in field_sizes])
 
-    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
-        return [g.expand(arch_probs.shape[0], -1) for g in self.logits]
+    def forward(self, arch_probs: torch.Tensor, bits: torch.Tensor) -> AccelProbs:
+        groups = [g.expand(arch_probs.shape[0], -1) for g in self.logits]
+        return with_bits(groups, bits_logits(bits))
 
 
 class FixedAccelerator(nn.Module):
-    """One concrete accelerator as (very peaked) logits: a search on fixed hardware."""
+    """One concrete accelerator as (very peaked) logits: a search on fixed hardware. Its bit width is
+    fixed too (``fixed_bits``; the search holds its bits choice there)."""
 
     def __init__(self, relax, accel: Accelerator):
         super().__init__()
@@ -97,8 +138,9 @@ class FixedAccelerator(nn.Module):
         for i, group in enumerate(hard):
             self.register_buffer(f"logits_{i}", group * 1e4)
         self.fields = len(hard)
+        self.fixed_bits = accel.bits
 
-    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
+    def forward(self, arch_probs: torch.Tensor, bits: torch.Tensor) -> AccelProbs:
         return [getattr(self, f"logits_{i}").expand(arch_probs.shape[0], -1) for i in range(self.fields)]
 
 
@@ -128,8 +170,8 @@ class _FixedDataflow(nn.Module):
         super().__init__()
         self.inner, self.dataflow, self.default_lr = inner, dataflow, inner.default_lr
 
-    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
-        logits = self.inner(arch_probs)
+    def forward(self, arch_probs: torch.Tensor, bits: torch.Tensor) -> AccelProbs:
+        logits = self.inner(arch_probs, bits)
         fixed = torch.full_like(logits[DATAFLOW], -1e4)
         fixed[:, self.dataflow] = 0.0
         return logits[:DATAFLOW] + [fixed] + logits[DATAFLOW + 1 :]
@@ -147,12 +189,13 @@ def select_accelerators(
     template: CostTemplate,
     objective: dict[str, float],
     arch_probs: torch.Tensor,
+    bits: torch.Tensor,
 ) -> list[Accelerator]:
-    """The generator's accelerator per architecture; for a ``PerDataflowGenerator`` the member whose
-    accelerator the evaluator scores best."""
+    """The generator's accelerator per (architecture, bit width); for a ``PerDataflowGenerator`` the
+    member whose accelerator the evaluator scores best."""
     if isinstance(model, PerDataflowGenerator):
         model = SelectedMember(model, evaluator, template, objective)
-    return generate(model, evaluator, arch_probs)
+    return generate(model, evaluator, arch_probs, bits)
 
 
 class SelectedMember(nn.Module):
@@ -165,8 +208,8 @@ class SelectedMember(nn.Module):
         super().__init__()
         self.model, self.evaluator, self.template, self.objective = model, evaluator, template, objective
 
-    def forward(self, arch_probs: torch.Tensor) -> AccelProbs:
-        outputs = [self.model.member(k)(arch_probs) for k in range(len(self.model.members))]
+    def forward(self, arch_probs: torch.Tensor, bits: torch.Tensor) -> AccelProbs:
+        outputs = [self.model.member(k)(arch_probs, bits) for k in range(len(self.model.members))]
         with torch.no_grad():
             scores = torch.stack([
                 log_objective(expected_cost(self.evaluator, self.template, arch_probs,
@@ -207,7 +250,8 @@ def train_generator(
     reinforce_weight: float = 1.0,
 ) -> list[float]:
     """Minimize the objective of Gumbel-softmax straight-through accelerators (hard forward, soft
-    backward) through the frozen evaluator; tau anneals geometrically. Returns the loss per step.
+    backward) through the frozen evaluator; tau anneals geometrically. Each architecture comes with a
+    uniformly drawn bit width, which the generator conditions on. Returns the loss per step.
 
     Straight-through gradients are local: they cannot tell that changing rows, columns and dataflow
     together beats changing any one of them. With ``samples > 1`` each architecture draws several
@@ -221,13 +265,15 @@ def train_generator(
     losses = []
     for step in tqdm(range(steps), desc="hardware generator", disable=not progress, leave=False):
         t = tau[0] * (tau[1] / tau[0]) ** (step / max(steps - 1, 1))
-        arch = sampler(batch, gen).repeat_interleave(samples, dim=0)
-        logits = model(arch)
-        accel = evaluator.relax.gumbel_straight_through(logits, t, gen)
+        arch = sampler(batch, gen)
+        bits = random_bits(len(arch), evaluator.relax.sizes[BITS], gen).repeat_interleave(samples, dim=0)
+        arch = arch.repeat_interleave(samples, dim=0)
+        logits = model(arch, bits)
+        accel = with_bits(evaluator.relax.gumbel_straight_through(logits, t, gen), bits)
         cost = log_objective(expected_cost(evaluator, template, arch, accel), objective)
         loss = cost.mean()
         if samples > 1:
-            picked = zip(logits, accel, strict=True)
+            picked = [(g, a) for i, (g, a) in enumerate(zip(logits, accel, strict=True)) if i != BITS]
             log_prob = sum((torch.log_softmax(g, -1) * a.detach()).sum(-1) for g, a in picked)
             advantage = cost.detach().view(-1, samples)
             advantage = (advantage - advantage.mean(1, keepdim=True)).view(-1)
@@ -240,9 +286,10 @@ def train_generator(
 
 
 @torch.no_grad()
-def generate(model: nn.Module, evaluator: CostEvaluator, arch_probs: torch.Tensor) -> list[Accelerator]:
-    """The generator's most likely accelerator for each architecture."""
-    return evaluator.relax.argmax(model(arch_probs))
+def generate(model: nn.Module, evaluator: CostEvaluator, arch_probs: torch.Tensor,
+             bits: torch.Tensor) -> list[Accelerator]:  # fmt: skip
+    """The generator's most likely accelerator for each (architecture, bit width)."""
+    return evaluator.relax.argmax(model(arch_probs, bits))
 
 
 @torch.no_grad()
@@ -253,11 +300,14 @@ def enumerate_space(
     objective: dict[str, float],
     top_k: int = 10,
     chunk: int = 4096,
+    bits: int | None = None,
 ) -> list[tuple[Accelerator, float]]:
-    """Every accelerator of the design space, costed by the evaluator for one architecture; the
-    ``top_k`` best as (accelerator, predicted log objective)."""
+    """Every accelerator of the design space (of bit width ``bits`` only, when given), costed by the
+    evaluator for one architecture; the ``top_k`` best as (accelerator, predicted log objective)."""
     relax = evaluator.relax
     idx = relax.all_indices()
+    if bits is not None:
+        idx = idx[idx[:, BITS] == relax.space.choices("bits").index(bits)]
     scores = []
     for part in idx.split(chunk):
         costs = expected_cost(evaluator, template, arch_probs, relax.from_index_tensor(part))

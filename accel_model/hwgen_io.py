@@ -16,9 +16,15 @@ from torch import nn
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate
 from accel_model.files import atomic_write_bytes, load_torch_file
-from accel_model.hwgen import HardwareGenerator, PerDataflowGenerator, train_generator, train_per_dataflow
+from accel_model.hwgen import (
+    BITS,
+    HardwareGenerator,
+    PerDataflowGenerator,
+    train_generator,
+    train_per_dataflow,
+)
 
-GENERATOR_FORMAT = "coexplore-hwgen-v1"
+GENERATOR_FORMAT = "coexplore-hwgen-v2"  # v2: conditioned on the bit width
 HIDDEN = 128
 
 
@@ -64,8 +70,13 @@ def save_generator(model: nn.Module, path: str | Path, meta: dict) -> None:
 def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, float], int]:
     """(generator in eval mode, objective weights, image size); ValueError naming the problem otherwise."""
     blob = load_torch_file(path, "generator", " (train one: coexplore hwgen train)")
-    if not isinstance(blob, dict) or blob.get("format") != GENERATOR_FORMAT:
+    if not isinstance(blob, dict) or not str(blob.get("format", "")).startswith("coexplore-hwgen-"):
         raise ValueError(f"{path}: not a coexplore hardware generator")
+    if blob["format"] != GENERATOR_FORMAT:
+        raise ValueError(
+            f"{path}: a {blob['format']} generator, which ignores the bit width; this version needs "
+            f"{GENERATOR_FORMAT} (retrain it: coexplore hwgen train)"
+        )
     kind = PerDataflowGenerator if blob.get("kind") == "per_dataflow" else HardwareGenerator
     model = kind(blob["slots"], blob["ops"], blob["field_sizes"], blob["hidden"])
     model.load_state_dict(blob["state_dict"])
@@ -73,6 +84,7 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, float], int]:
 
 
 def generator_input_size(model: nn.Module) -> int:
-    """How many inputs (slots x ops of the search space it was trained for) the generator reads."""
+    """How many architecture inputs (slots x ops of the search space it was trained for) the generator
+    reads (besides the bit-width choice)."""
     first = model.members[0] if hasattr(model, "members") else model
-    return first.net[0].in_features
+    return first.net[0].in_features - first.field_sizes[BITS]

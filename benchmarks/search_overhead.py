@@ -3,10 +3,12 @@
 For each of several random children of the search space (uniform op per layer), on the same batch:
 
 - ``child``: one SGD step of that child alone (``nas.model.build_child``), the baseline;
-- ``supernet``: one weight step of the supernet through that child's path (``search.dance.weight_step``);
-- ``search iteration``: a weight step through binary-gate sampled paths followed by one architecture step
-  (``search.dance.arch_step``: CE on a validation batch + lam * evaluator cost through the hardware
-  generator), i.e. what one step of the DANCE search costs.
+- ``supernet``: one weight step of the quantization-aware supernet through that child's path at a
+  drawn bit width (``search.dance.weight_step``: weights and layer inputs fake-quantized);
+- ``search iteration``: a weight step through binary-gate sampled paths at a drawn bit width followed by
+  one architecture step (``search.dance.arch_step``: CE on a validation batch through the supernet at a
+  straight-through mix of every bit width + lam * evaluator cost through the hardware generator), i.e.
+  what one step of the DANCE search costs.
 
 Ratios are mean step times over the same children against the child mean. Prints a table and writes
 JSON. Random inputs (throughput does not depend on the pixels); channels_last as in training.
@@ -94,7 +96,7 @@ def main() -> None:
     def search_iteration():
         with torch.no_grad():
             paths = sample_paths(state.alpha, cfg.sampling, cfg.paths, 1.0, gen)
-        weight_step(state, opts.weights, x, y, paths)
+        weight_step(state, opts.weights, x, y, paths, state.bits.draw(gen))
         arch_step(state, cfg, opts.alpha, opts.hardware, xv, yv, 1.0, gen)
 
     rows = []
@@ -102,7 +104,11 @@ def main() -> None:
         arch = Arch(tuple(space.ops[p[0][0]] for p in uniform_paths(space, gen)))
         paths = arch_paths(space, arch)
         child = child_step_time(space, arch, x, y, args.steps, cfg.channels_last)
-        supernet = timed(lambda paths=paths: weight_step(state, opts.weights, x, y, paths), args.steps)
+
+        def supernet_step(paths=paths):
+            weight_step(state, opts.weights, x, y, paths, state.bits.draw(gen))
+
+        supernet = timed(supernet_step, args.steps)
         iteration = timed(search_iteration, args.steps)
         rows.append({"arch": ",".join(arch.ops), "child_s": child, "supernet_s": supernet,
                      "search_iteration_s": iteration})  # fmt: skip
@@ -123,7 +129,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"torch": torch.__version__, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
               "batch_size": args.batch_size, "steps": args.steps, "channels_last": cfg.channels_last,
-              "summary": summary, "rows": rows}  # fmt: skip
+              "quantization_aware": cfg.quantization_aware, "summary": summary, "rows": rows}  # fmt: skip
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -31,6 +31,8 @@ from dfq.sources import SOURCES, Source, SourceContext
 # Named profiles: overrides of the shared settings and of the methods' own knobs, by field name.
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {},
+    # what a search scores its designs with (search.design_accuracy): a smaller ZeroQ pool, fewer steps
+    "design": {"pool_size": 128, "zeroq_steps": 100},
     "full": {"pool_size": 1024, "zeroq_steps": 500, "generator_steps": 4000, "finetune_steps": 2000},
     "smoke": {
         "batch_size": 16,

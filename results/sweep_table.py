@@ -22,11 +22,11 @@ from results.pareto import points
 COLUMNS = (
     "target",
     "hdx_met",
-    "hdx_test_acc",
+    "hdx_acc_q",
     "hdx_edap",
     "penalty_weight",
     "penalty_met",
-    "penalty_test_acc",
+    "penalty_acc_q",
     "penalty_edap",
     "best_penalty_run_meeting",
 )
@@ -54,7 +54,7 @@ def best_penalty_weight(pts: Sequence[dict[str, Any]]) -> float | None:
 
     def score(weight):
         runs = by_weight[weight]
-        return (sum(p["met"] for p in runs) / len(runs), statistics.fmean(p["val_acc"] for p in runs))
+        return (sum(p["met"] for p in runs) / len(runs), statistics.fmean(p["acc_q_val"] for p in runs))
 
     return max(by_weight, key=score) if by_weight else None
 
@@ -71,19 +71,19 @@ def summary_rows(pts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         hdx = [p for p in runs if p["mode"] == "hdx"]
         pen = [p for p in runs if p["mode"] == "penalty" and p["penalty"] == weight]
         meeting = [p for p in runs if p["mode"] == "penalty" and p["met"]]
-        best = max(meeting, key=lambda p: p["val_acc"], default=None)
+        best = max(meeting, key=lambda p: p["acc_q_val"], default=None)
         rows.append(
             {
                 "target": target_label(dict(key)),
                 "hdx_met": met_rate(hdx),
-                "hdx_test_acc": mean_std([p["test_acc"] for p in hdx], 100),
+                "hdx_acc_q": mean_std([p["acc_q"] for p in hdx], 100),
                 "hdx_edap": mean_std([p["edap"] for p in hdx], fmt=".2e"),
                 "penalty_weight": "-" if weight is None else f"{weight:g}",
                 "penalty_met": met_rate(pen),
-                "penalty_test_acc": mean_std([p["test_acc"] for p in pen], 100),
+                "penalty_acc_q": mean_std([p["acc_q"] for p in pen], 100),
                 "penalty_edap": mean_std([p["edap"] for p in pen], fmt=".2e"),
                 "best_penalty_run_meeting": (
-                    "none" if best is None else f"{100 * best['test_acc']:.2f} (weight {best['penalty']:g})"
+                    "none" if best is None else f"{100 * best['acc_q']:.2f} (weight {best['penalty']:g})"
                 ),
             }
         )
@@ -96,8 +96,8 @@ def met_rate(runs: Sequence[dict[str, Any]]) -> str:
 
 def markdown(rows: Sequence[dict[str, str]]) -> str:
     head = (
-        "| target | HDX met | HDX test acc (%) | HDX EDAP | penalty weight | penalty met | "
-        "penalty test acc (%) | penalty EDAP | best penalty run meeting it (test acc %) |"
+        "| target | HDX met | HDX acc_q (%) | HDX EDAP | penalty weight | penalty met | "
+        "penalty acc_q (%) | penalty EDAP | best penalty run meeting it (acc_q %) |"
     )
     lines = [head, "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row[c] for c in COLUMNS) + " |" for row in rows]
@@ -119,23 +119,27 @@ def run_line(row: dict[str, Any]) -> str:
         f"{c['constraint']}: {c['simulated']:.4g} {'met' if c['met'] else 'MISSED'}"
         for c in metrics.get("constraints", [])
     )
-    acc = f"{metrics['test_acc'] * 100:.2f}%" if "test_acc" in metrics else "-"
+    acc = f"{metrics['acc_q'] * 100:.2f}% at {metrics['bits']} bits" if "acc_q" in metrics else "-"
     return f"{row['id']}: {row['status']}, test {acc}, {checks}"
 
 
 def runs_listing(rows: Sequence[dict[str, Any]]) -> str:
     """Every run of a ``runs.db``: status, test accuracy and simulated fps, energy and area."""
-    lines = [f"{'id':<44} {'status':<10} {'test acc':>8} {'fps':>9} {'energy uJ':>10} {'area mm2':>8}"]
+    lines = [f"{'id':<44} {'status':<10} {'bits':>4} {'acc_fp':>6} {'acc_q':>6} {'fps':>9} {'energy uJ':>10} "
+             f"{'area mm2':>8}"]  # fmt: skip
     for row in rows:
         m = row["metrics"] or {}
         sim = m.get("simulated", {})
-        acc = f"{m['test_acc'] * 100:.2f}" if "test_acc" in m else "-"
+        fp = f"{m['test_acc'] * 100:.2f}" if "test_acc" in m else "-"
+        acc = f"{m.get('bits', '-'):>4} {fp:>6} " + (
+            f"{m['acc_q'] * 100:.2f}" if "acc_q" in m else "-"
+        ).rjust(6)
         cost = (
             f"{sim['fps']:>9.0f} {sim['energy_uj']:>10.3f} {sim['area_mm2']:>8.3f}"
             if sim
             else f"{'-':>9} {'-':>10} {'-':>8}"
         )
-        lines.append(f"{row['id']:<44} {row['status']:<10} {acc:>8} {cost}")
+        lines.append(f"{row['id']:<44} {row['status']:<10} {acc} {cost}")
     return "\n".join(lines)
 
 

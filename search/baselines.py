@@ -1,14 +1,15 @@
 """Baselines for the co-exploration, on the same data, evaluator and budget as DANCE (a registry).
 
-- ``two-stage``: accuracy-only NAS (the same supernet search with lam = 0), then the best accelerator
-  for the found network: enumerate the design space with the evaluator, simulate the top k, keep the
-  simulator's best.
-- ``hw-first``: the best accelerator (same procedure) for the default network, then hardware-aware NAS
-  with that accelerator fixed.
+- ``two-stage``: accuracy-only NAS (the same supernet search with lam = 0, in full precision), then the
+  best accelerator for the found network, bits included: enumerate the design space with the evaluator,
+  simulate the top k, keep the simulator's best. The design is then scored at those bits like any other
+  (the classic two-stage failure: the network was chosen for an accuracy it does not keep).
+- ``hw-first``: the best accelerator (same procedure, bits included) for the default network, then
+  hardware-aware NAS with that accelerator and its bit width fixed.
 - ``optuna``: black-box co-search, Optuna's NSGA-II over (Arch, Accelerator) with a short-training proxy
-  accuracy and the simulated log objective, for a wall-clock budget (by default the DANCE search time);
-  the trial that maximizes ``log(proxy accuracy) - lam * log objective`` is returned (DANCE's loss with
-  -log accuracy standing in for the cross-entropy).
+  accuracy measured at the trial's bits and the simulated log objective, for a wall-clock budget (by
+  default the DANCE search time); the trial that maximizes ``log(proxy accuracy) - lam * log objective``
+  is returned (DANCE's loss with -log accuracy standing in for the cross-entropy).
 
 Each returns ``(arch, accelerator, facts)``; ``search.derive.verify_design`` then retrains and simulates.
 """
@@ -39,6 +40,7 @@ from nas.space import SearchSpace
 from nas.train import evaluate, lr_at, make_optimizer, profile_config
 from search.dance import SearchConfig, run_search
 from search.derive import simulated_cost
+from search.precision import at_precision, make_quantization_aware
 
 
 @dataclass
@@ -82,7 +84,8 @@ def best_verified_accelerator(ctx: BaselineContext, arch: Arch) -> tuple[Acceler
 
 @register_baseline("two-stage")
 def two_stage(ctx: BaselineContext):
-    state, _ = run_search(ctx.space, ctx.splits, replace(ctx.cfg, lam=0.0, hw="free"), ctx.evaluator,
+    cfg = replace(ctx.cfg, lam=0.0, hw="free", quantization_aware=False)
+    state, _ = run_search(ctx.space, ctx.splits, cfg, ctx.evaluator,
                           ctx.template, ctx.objective, None, ctx.trajectory, ctx.progress)  # fmt: skip
     arch = state.alpha.derive()
     accel, facts = best_verified_accelerator(ctx, arch)
@@ -98,8 +101,9 @@ def hardware_first(ctx: BaselineContext):
     return state.alpha.derive(), accel, facts
 
 
-def proxy_accuracy(ctx: BaselineContext, arch: Arch, seed: int) -> float:
-    """Validation accuracy after ``proxy_steps`` SGD steps from scratch (a cheap, noisy ranking signal)."""
+def proxy_accuracy(ctx: BaselineContext, arch: Arch, seed: int, bits: int | None = None) -> float:
+    """Validation accuracy after ``proxy_steps`` SGD steps from scratch (a cheap, noisy ranking signal),
+    fake-quantized at ``bits`` (weights per channel, activations per batch tensor) when given."""
     torch.manual_seed(seed)
     splits, cfg = ctx.splits, profile_config("quick", seed=seed)
     model = build_child(ctx.space, arch, splits.channels, splits.num_classes)
@@ -114,7 +118,12 @@ def proxy_accuracy(ctx: BaselineContext, arch: Arch, seed: int) -> float:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return evaluate(model, splits.x_val, splits.y_val, splits, channels_last=False)["acc"]
+    if bits is None:
+        return evaluate(model, splits.x_val, splits.y_val, splits, channels_last=False)["acc"]
+    choices = ctx.evaluator.space.choices("bits")
+    make_quantization_aware(model, choices)
+    with at_precision(model, F.one_hot(torch.tensor(choices.index(bits)), len(choices)).float()):
+        return evaluate(model, splits.x_val, splits.y_val, splits, channels_last=False)["acc"]
 
 
 def pick_trial(trials: list[dict[str, Any]], lam: float) -> dict[str, Any]:
@@ -138,7 +147,7 @@ def optuna_search(ctx: BaselineContext):
             trial.suggest_categorical(name, list(range(len(design.choices(name))))) for name in FIELDS
         )
         arch, accel = Arch(ops), design.from_indices(idx)
-        acc = proxy_accuracy(ctx, arch, ctx.cfg.seed + trial.number)
+        acc = proxy_accuracy(ctx, arch, ctx.cfg.seed + trial.number, accel.bits)
         log_obj = simulated_log_objective(ctx, arch, accel)
         trials.append({"arch": arch, "accel": accel, "proxy_acc": acc, "log_objective": log_obj})
         return acc, log_obj

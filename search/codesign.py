@@ -28,13 +28,13 @@ from dfq.finetunes import check_finetune
 from dfq.int_checkpoint import save_integer
 from dfq.onnx_export import save_onnx, to_onnx
 from dfq.pipeline import load_quantized, save_quantized
-from dfq.quant_model import QuantSpec
 from dfq.settings import DFQSettings
 from dfq.sources import SOURCES
 from nas.arch import Arch
 from nas.model import child_layer_shapes
 from nas.train import load_checkpoint
 from search.codesign_report import designs_plot, report_markdown
+from search.design_accuracy import design_spec
 from search.run import Setup, dance_hardware, prepare_constrained, run_dance
 
 STAGES = ("search", "quantize", "export", "report")
@@ -109,7 +109,7 @@ def _design(run: Codesign) -> tuple[Arch, Accelerator, dict]:
 def stage_quantize(run: Codesign, progress: bool, on_epoch=None) -> None:
     _, accel, _ = _design(run)
     teacher, meta = load_checkpoint(run.out_dir / "search" / "model.pt")
-    spec = QuantSpec(accel.bits, accel.bits)
+    spec = design_spec(accel)
     student, metrics = quantize(teacher, spec, meta, run.source, run.finetune, run.dfq, run.setup.cfg.seed,
                                 run.setup.splits, progress=progress)  # fmt: skip
     folder = run.out_dir / "quantized"

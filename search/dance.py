@@ -2,14 +2,19 @@
 alternation; alpha's loss adds the evaluator network's differentiable hardware cost of the expected
 architecture on the accelerator that the hardware side proposes for it.
 
-    weight step (train split):  CE(supernet(x, sampled paths))
-    arch step (validation split): CE(supernet(x, sampled paths)) + lam * log cost(softmax(alpha), accel)
+    weight step (train split):  CE(supernet_b(x, sampled paths))
+    arch step (validation split): CE(supernet_b(x, sampled paths)) + lam * log cost(softmax(alpha), accel_b)
+
+``b`` is the bit width, a search variable of its own (``search.precision.BitsParams``): the supernet
+runs fake-quantized at ``b`` in both steps and the accelerator's bits field is ``b``, so a narrower width
+is cheaper in the cost and dearer in the cross-entropy, and the bits logits learn from both.
 
 ``log cost`` is the weighted sum of log metrics (``accel_model.hwgen.log_objective``), so ``lam`` means
 the same for every objective: +1 in log EDAP costs as much as ``1/lam`` nats of cross-entropy. The
 accelerator comes from the frozen hardware-generation network (DANCE), or from free accelerator logits
 trained with alpha (``hw="free"``); either way a Gumbel-softmax straight-through sample, so the cost is
-that of a concrete accelerator.
+that of a concrete accelerator for the sampled bit width (the generator proposes the other fields given
+the architecture and the bits; free logits search the other fields, the bits logits the bits).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from tqdm import tqdm
 from accel_model.constraints import Constraint
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate, expected_cost
-from accel_model.hwgen import FreeAccelerator, log_objective
+from accel_model.hwgen import FreeAccelerator, hardware_sample, log_objective
 from nas.data import Splits, iterate_batches
 from nas.space import SearchSpace
 from nas.supernet import (
@@ -43,6 +48,7 @@ from nas.supernet import (
     uniform_paths,
 )
 from search.hdx import DeltaSchedule, constrained_gradients, current_margins
+from search.precision import BitsParams, at_precision, make_quantization_aware
 
 HW_MODES = ("generator", "free")
 CONSTRAINT_MODES = ("hdx", "penalty")
@@ -68,6 +74,7 @@ class SearchConfig:
     constraint_mode: str = "hdx"  # hdx: gradient manipulation; penalty: lam_c * sum max(0, value/bound - 1)
     penalty: float = 1.0  # lam_c of the soft-penalty baseline
     channels_last: bool = True  # NHWC convolutions: ~1.3x faster on CPU (benchmarks/train_throughput.py)
+    quantization_aware: bool = True  # the supernet runs fake-quantized at the searched bit width
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLING:
@@ -96,6 +103,7 @@ SEARCH_PROFILES = {
 class SearchState:
     supernet: Supernet
     alpha: ArchParams
+    bits: BitsParams
     hardware: nn.Module
     template: CostTemplate
     evaluator: CostEvaluator
@@ -105,21 +113,24 @@ class SearchState:
     margins: dict[str, float] = field(default_factory=dict)  # of the last arch step, log units
 
 
-def hardware_cost(state: SearchState, tau: float, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
-    """Differentiable log objective of softmax(alpha) on a straight-through accelerator sample."""
+def hardware_cost(state: SearchState, bits: torch.Tensor, tau: float,
+                  gen: torch.Generator) -> tuple[torch.Tensor, dict]:  # fmt: skip
+    """Differentiable log objective of softmax(alpha) on a straight-through accelerator sample whose
+    bits field is the (straight-through) bit-width sample ``bits``."""
     probs = state.alpha.probs().masked_fill(~state.alpha.allowed, 0.0)[None]
-    logits = state.hardware(probs)
-    accel = state.evaluator.relax.gumbel_straight_through(logits, tau, gen)
+    accel = hardware_sample(state.hardware, state.evaluator, probs, bits[None], tau, gen)
     costs = expected_cost(state.evaluator, state.template, probs, accel)
     return log_objective(costs, state.objective).mean(), costs
 
 
 @torch.no_grad()
 def derived_point(state: SearchState) -> dict:
-    """The argmax architecture on the hardware side's most likely accelerator, with predicted cost."""
+    """The argmax architecture and bit width on the hardware side's most likely accelerator for them,
+    with predicted cost."""
     arch = state.alpha.derive()
     onehot = state.template.one_hot([arch.ops])
-    accel = state.evaluator.relax.argmax(state.hardware(onehot))[0]
+    bits = state.bits.one_hot(state.bits.derive())[None]
+    accel = state.evaluator.relax.argmax(state.hardware(onehot, bits))[0]
     costs = expected_cost(state.evaluator, state.template, onehot, state.evaluator.relax.hard([accel]))
     lat, energy, area = (float(costs[k][0]) for k in ("latency_cycles", "energy_pj", "area_mm2"))
     return {"arch": arch, "accelerator": accel, "latency_cycles": lat, "energy_pj": energy, "area_mm2": area,
@@ -128,9 +139,10 @@ def derived_point(state: SearchState) -> dict:
 
 @torch.no_grad()
 def path_accuracy(supernet: Supernet, paths, x, y, splits: Splits, batch_size: int = 500,
-                  channels_last: bool = False) -> float:  # fmt: skip
+                  channels_last: bool = False, bits: torch.Tensor | None = None) -> float:  # fmt: skip
+    """Accuracy of the supernet through ``paths`` (at the one-hot bit width ``bits`` when given)."""
     correct = 0
-    with batch_statistics(supernet):
+    with batch_statistics(supernet), at_precision(supernet, bits):
         for xb, yb in iterate_batches(x, y, batch_size, splits.mean, splits.std, channels_last=channels_last):
             correct += (supernet(xb, paths).argmax(1) == yb).sum().item()
     return correct / len(y)
@@ -170,9 +182,10 @@ def run_search(
                     paths = sample_paths(state.alpha, cfg.sampling, cfg.paths, tau, gen)
                 else:
                     paths = uniform_paths(space, gen)
+                bits = state.bits.draw(gen, uniform=not searching) if cfg.quantization_aware else None
             for group in opts.weights.param_groups:
                 group["lr"] = 0.5 * cfg.weight_lr * (1 + math.cos(math.pi * step / total))
-            weight_step(state, opts.weights, *next(train), paths)
+            weight_step(state, opts.weights, *next(train), paths, bits)
             step += 1
             if searching:
                 arch_step(state, cfg, opts.alpha, opts.hardware, *next(val), tau, gen)
@@ -197,27 +210,35 @@ def build_search(space: SearchSpace, in_channels: int, num_classes: int, cfg: Se
                  hardware: nn.Module | None) -> tuple[SearchState, SearchOptimizers]:  # fmt: skip
     """A fresh supernet, alpha and hardware side with their optimizers (``hardware`` None: free logits)."""
     supernet = Supernet(space, in_channels, num_classes)
+    choices = evaluator.relax.space.choices("bits")
+    if cfg.quantization_aware:
+        make_quantization_aware(supernet, choices)
     if cfg.channels_last:
         supernet = supernet.to(memory_format=torch.channels_last)
     if hardware is None:
         hardware = FreeAccelerator(evaluator.relax.sizes)
     evaluator.requires_grad_(False)
+    bits = BitsParams(choices, fixed=getattr(hardware, "fixed_bits", None))
     state = SearchState(
-        supernet, ArchParams(space), hardware, template, evaluator, objective, cfg.constraints
+        supernet, ArchParams(space), bits, hardware, template, evaluator, objective, cfg.constraints
     )
     w_opt = torch.optim.SGD(
         supernet.parameters(), lr=cfg.weight_lr, momentum=0.9, nesterov=True, weight_decay=4e-5
     )
-    a_opt = torch.optim.Adam(state.alpha.parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+    searched = [*state.alpha.parameters(), *(p for p in bits.parameters() if p.requires_grad)]
+    a_opt = torch.optim.Adam(searched, lr=cfg.arch_lr, betas=(0.5, 0.999))
     hw_params = [p for p in hardware.parameters() if p.requires_grad] if cfg.hw == "free" else []
     h_opt = torch.optim.Adam(hw_params, lr=cfg.hw_lr) if hw_params else None
     return state, SearchOptimizers(w_opt, a_opt, h_opt)
 
 
-def weight_step(state: SearchState, opt: torch.optim.Optimizer, xb, yb, paths) -> float:
-    """One SGD step of the supernet's weights on a training batch through ``paths``."""
+def weight_step(state: SearchState, opt: torch.optim.Optimizer, xb, yb, paths,
+                bits: torch.Tensor | None = None) -> float:  # fmt: skip
+    """One SGD step of the supernet's weights on a training batch through ``paths`` (at the one-hot
+    bit width ``bits``; None: full precision)."""
     state.supernet.train()
-    loss = F.cross_entropy(state.supernet(xb, paths), yb)
+    with at_precision(state.supernet, bits):
+        loss = F.cross_entropy(state.supernet(xb, paths), yb)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -239,16 +260,30 @@ def endless_batches(x, y, splits: Splits, batch_size: int, seed: int, augment: b
         rounds += 1
 
 
-def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, gen) -> None:
-    """One step of alpha (and free accelerator logits) on a validation batch: CE + lam * log cost."""
+def arch_loss(state: SearchState, cfg: SearchConfig, xv, yv, tau, gen,
+              bits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:  # fmt: skip
+    """(cross-entropy, log cost, costs) of the architecture step on a validation batch: sampled paths,
+    the supernet and the accelerator both at the bit width ``bits`` (default: a straight-through sample
+    of the bits logits)."""
     paths = sample_paths(state.alpha, cfg.sampling, cfg.paths, tau, gen)
+    if bits is None:
+        bits = state.bits.sample(tau, gen)
+    quantized = bits if hasattr(state.supernet, "precision") else None  # cfg.quantization_aware built it
     state.supernet.requires_grad_(False)  # the weights learn on the train split only: skip their grads
     try:
-        with batch_statistics(state.supernet):  # BN of the sampled child, not the mix of all paths
+        # BN of the sampled child, not the mix of all paths
+        with batch_statistics(state.supernet), at_precision(state.supernet, quantized):
             ce = F.cross_entropy(state.supernet(xv, paths), yv)
     finally:
         state.supernet.requires_grad_(True)
-    cost, costs = hardware_cost(state, tau, gen)
+    cost, costs = hardware_cost(state, bits, tau, gen)
+    return ce, cost, costs
+
+
+def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, gen) -> None:
+    """One step of alpha, the bits logits (and free accelerator logits) on a validation batch:
+    CE + lam * log cost."""
+    ce, cost, costs = arch_loss(state, cfg, xv, yv, tau, gen)
     loss = ce + cfg.lam * cost
     if cfg.constraints and cfg.constraint_mode == "penalty":
         loss = loss + cfg.penalty * sum(F.relu(costs[c.key].mean() / c.bound - 1) for c in cfg.constraints)
@@ -278,13 +313,15 @@ def trajectory_row(state: SearchState, splits: Splits, epoch: int, searching: bo
                    channels_last: bool = False) -> dict:  # fmt: skip
     point = derived_point(state)
     paths = arch_paths(state.supernet.space, point["arch"])
-    acc = path_accuracy(
-        state.supernet, paths, splits.x_val, splits.y_val, splits, channels_last=channels_last
-    )
+    bits = state.bits.one_hot(point["accelerator"].bits)
+    acc = path_accuracy(state.supernet, paths, splits.x_val, splits.y_val, splits,
+                        channels_last=channels_last,
+                        bits=bits if hasattr(state.supernet, "precision") else None)  # fmt: skip
     return {
         "epoch": epoch + 1,
         "phase": "search" if searching else "warmup",
         "alpha_entropy": round(state.alpha.entropy(), 5),
+        "bits_probs": ",".join(f"{p:.4f}" for p in state.bits.probs().tolist()),
         "arch": ",".join(point["arch"].ops),
         "accelerator": json.dumps(point["accelerator"].to_dict()),
         "pred_latency_cycles": point["latency_cycles"],

@@ -26,6 +26,7 @@ from nas.data import Splits
 from nas.model import build_child
 from nas.space import SearchSpace
 from nas.train import TrainConfig, train_child
+from search.design_accuracy import score_design
 
 RUN_FILES = ("arch.json", "accelerator.json", "trajectory.csv", "model.pt", "metrics.json")
 
@@ -72,11 +73,14 @@ def verify_design(
     workers: int = 2,
     progress: bool = True,
     reuse: Path | None = None,
+    dfq_profile: str = "design",
 ) -> dict[str, Any]:
-    """Retrain, simulate and write the run folder's files; returns ``metrics.json``'s content.
+    """Retrain, simulate, quantize to the accelerator's bits and write the run folder's files; returns
+    ``metrics.json``'s content.
 
     ``reuse``: a run folder whose child has the same arch and was trained with the same ``train_cfg``
-    (seed included); its trained model is copied instead of training again (the table uses this)."""
+    (seed included); its trained model is copied instead of training again (the table uses this).
+    ``dfq_profile``: the DFQ profile the design's quantized accuracy is measured with."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "arch.json").write_text(arch.to_json() + "\n")
     (out_dir / "accelerator.json").write_text(json.dumps(accel.to_dict(), indent=1) + "\n")
@@ -102,6 +106,7 @@ def verify_design(
         "train_time_s": result["train_time_s"],
         "predicted": cost_summary(predicted_cost(evaluator, layers, accel)),
         "simulated": cost_summary(simulated_cost(layers, accel, workers, progress)),
+        **score_design(out_dir, accel, splits, train_cfg.seed, progress, dfq_profile),
         **extra,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

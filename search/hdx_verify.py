@@ -78,12 +78,17 @@ def reachable(evaluator: CostEvaluator, template: CostTemplate, chunk: int = 409
 def generator_reach(evaluator: CostEvaluator, template: CostTemplate, hardware, samples: int = 256,
                     seed: int = 0) -> dict[str, float]:  # fmt: skip
     """What a search with a frozen hardware generator can reach, as the evaluator sees it: the accelerators
-    the generator proposes for ``samples`` random networks of the space, each with its cheapest ops. An
-    estimate, not a bound: the search only ever meets the accelerators the generator proposes."""
+    the generator proposes for ``samples`` random networks of the space at every bit width, each with its
+    cheapest ops. An estimate, not a bound: the search only ever meets the accelerators the generator
+    proposes."""
     from accel_model.hwgen import random_arch_probs
 
     arch_probs = random_arch_probs(template, samples, torch.Generator().manual_seed(seed))
-    accels = set(evaluator.relax.argmax(hardware(arch_probs)))
+    n_bits = len(evaluator.space.choices("bits"))
+    accels = set()
+    for b in range(n_bits):
+        bits = torch.nn.functional.one_hot(torch.tensor([b]), n_bits).float()
+        accels |= set(evaluator.relax.argmax(hardware(arch_probs, bits)))
     layers = layer_batch(template.unique_layers, evaluator.space)
     probs = evaluator.relax.hard(list(accels))  # order-free: only the minimum is kept
     return best_of([cheapest_totals(evaluator, template, probs, layers)])

@@ -44,12 +44,17 @@ def hwgen_check(
     workers: int = 2,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
+    """Per architecture, at a bit width taken in turn from the design space's (the generator proposes the
+    other fields for a given width): the generated accelerator against the evaluator's top ``top_k`` of
+    that width, all simulated."""
     space = SearchSpace()
+    choices = evaluator.space.choices("bits")
     plans = []
-    for arch in archs:
-        probs = template.one_hot([arch.ops])
-        top = [accel for accel, _ in enumerate_space(evaluator, template, probs, objective, top_k)]
-        generated = select_accelerators(generator, evaluator, template, objective, probs)[0]
+    for i, arch in enumerate(archs):
+        probs, bits = template.one_hot([arch.ops]), choices[i % len(choices)]
+        onehot = torch.nn.functional.one_hot(torch.tensor([i % len(choices)]), len(choices)).float()
+        top = [accel for accel, _ in enumerate_space(evaluator, template, probs, objective, top_k, bits=bits)]
+        generated = select_accelerators(generator, evaluator, template, objective, probs, onehot)[0]
         plans.append((arch, generated, top))
     pairs, index = [], {}
     for arch, generated, top in plans:

@@ -1,5 +1,6 @@
 """One search run into a run folder: DANCE (HDX with constraints) or a baseline, then derive, retrain the
-child and simulate it on the derived accelerator with ZigZag (``metrics.json``). The ``coexplore search``
+child, simulate it on the derived accelerator with ZigZag and quantize it data-free to that accelerator's
+bits (``metrics.json``: ``acc_fp``, ``acc_q``, ``bits``; ``search.design_accuracy``). The ``coexplore search``
 and ``baseline`` commands call ``prepare_constrained`` / ``prepare`` (everything cheap and checkable,
 ``ValueError`` on bad input) and then ``run_dance`` / ``run_baseline`` (the long work)."""
 
@@ -24,6 +25,7 @@ from nas.train import profile_config
 from search.baselines import BASELINES, BaselineContext
 from search.dance import SEARCH_PROFILES, SearchConfig, config_dict, derived_point, run_search
 from search.derive import verify_design
+from search.design_accuracy import dfq_profile_for
 from search.hdx_verify import (
     TrajectoryVerifier,
     check_reachable,
@@ -127,7 +129,8 @@ def search_design(setup: Setup, hardware, constraints, workers: int, progress: b
 
 
 def finish(setup: Setup, arch, accel, extra: dict, start: float, workers: int, progress: bool) -> dict:
-    """Retrain the derived child, simulate it, write ``metrics.json``; the metrics."""
+    """Retrain the derived child, simulate it, quantize it to the accelerator's bits, write
+    ``metrics.json``; the metrics."""
     search_time = time.perf_counter() - start
     extra = {
         "search": config_dict(setup.cfg),
@@ -137,7 +140,7 @@ def finish(setup: Setup, arch, accel, extra: dict, start: float, workers: int, p
     }
     train_cfg = profile_config(setup.profile, seed=setup.cfg.seed)
     metrics = verify_design(setup.out_dir, setup.space, setup.splits, arch, accel, setup.evaluator, train_cfg,
-                            extra, workers, progress)  # fmt: skip
+                            extra, workers, progress, dfq_profile=dfq_profile_for(setup.profile))  # fmt: skip
     metrics["total_time_s"] = time.perf_counter() - start
     (setup.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -1,5 +1,6 @@
 """The search table: DANCE and the three baselines over several lam and seeds, each run a complete run
-folder (search -> retrain -> simulate), resumable.
+folder (search -> retrain -> simulate -> quantize to the design's bits), resumable. Accuracy means
+``acc_q``: the child's test accuracy quantized data-free to its accelerator's bits.
 
 Each finished run is appended to ``<table>_runs.csv`` at once; a restarted table skips the runs already
 there. Two savings keep it affordable, neither changing a result:
@@ -29,6 +30,7 @@ from nas.train import TrainConfig, profile_config
 from search.baselines import BASELINES, BaselineContext
 from search.dance import SearchConfig, config_dict, derived_point, run_search
 from search.derive import verify_design
+from search.design_accuracy import dfq_profile_for
 
 TABLE_METHODS = ("dance", "two-stage", "hw-first", "optuna")
 TABLE_LAMS = (0.1, 0.5, 2.0)
@@ -39,8 +41,11 @@ RUN_FIELDS = (
     "seed",
     "arch",
     "accelerator",
+    "bits",
     "val_acc",
-    "test_acc",
+    "acc_fp",
+    "acc_q",
+    "acc_q_val",
     "latency_ms",
     "fps",
     "energy_uj",
@@ -68,6 +73,7 @@ class TableSetup:
     workers: int = 2
     top_k: int = 10
     progress: bool = False
+    dfq_profile: str = "design"  # how the designs are quantized (search.design_accuracy)
 
 
 def table_setup(setup, hardware: nn.Module, workers: int, top_k: int, progress: bool) -> TableSetup:
@@ -86,6 +92,7 @@ def table_setup(setup, hardware: nn.Module, workers: int, top_k: int, progress: 
         workers,
         top_k,
         progress,
+        dfq_profile_for(setup.profile),
     )
 
 
@@ -139,6 +146,7 @@ def run_one(setup: TableSetup, method: str, lam: float, seed: int, rows: list[di
         setup.workers,
         setup.progress,
         reuse,
+        setup.dfq_profile,
     )
     sim = metrics["simulated"]
     return {
@@ -147,8 +155,11 @@ def run_one(setup: TableSetup, method: str, lam: float, seed: int, rows: list[di
         "seed": seed,
         "arch": ",".join(arch.ops),
         "accelerator": json.dumps(accel.to_dict()),
+        "bits": metrics["bits"],
         "val_acc": metrics["val_acc"],
-        "test_acc": metrics["test_acc"],
+        "acc_fp": metrics["acc_fp"],
+        "acc_q": metrics["acc_q"],
+        "acc_q_val": metrics["acc_q_val"],
         **{k: sim[k] for k in ("latency_ms", "fps", "energy_uj", "area_mm2", "edap")},
         "pred_edap": metrics["predicted"]["edap"],
         "search_time_s": round(search_time, 1),
@@ -203,8 +214,8 @@ def run_table(
 
 
 def summarize(rows: list[dict], methods=TABLE_METHODS, lams=TABLE_LAMS) -> list[dict]:
-    """One row per (method, lam): mean over seeds of test accuracy (%), simulated latency, energy, area,
-    EDAP and the search wall-clock."""
+    """One row per (method, lam): the bit widths, mean over seeds of the test accuracy in full precision
+    and at the design's bits (%), simulated latency, energy, area, EDAP and the search wall-clock."""
 
     out = []
     for method in methods:
@@ -212,31 +223,36 @@ def summarize(rows: list[dict], methods=TABLE_METHODS, lams=TABLE_LAMS) -> list[
             group = [r for r in rows if r["method"] == method and float(r["lam"]) == lam]
             if not group:
                 continue
-            acc = [100 * float(r["test_acc"]) for r in group]
+            acc = [100 * float(r["acc_q"]) for r in group]
             out.append(
                 {
                     "method": method,
                     "lam": lam,
                     "seeds": len(group),
-                    "test_acc_mean": round(fmean(acc), 2),
-                    "test_acc_std": round(stdev(acc), 2) if len(acc) > 1 else 0.0,
+                    "bits": "/".join(str(b) for b in sorted({int(r["bits"]) for r in group})),
+                    "acc_fp": round(fmean(100 * float(r["acc_fp"]) for r in group), 2),
+                    "acc_q": round(fmean(acc), 2),
+                    "acc_q_std": round(stdev(acc), 2) if len(acc) > 1 else 0.0,
                     "latency_ms": round(fmean(float(r["latency_ms"]) for r in group), 4),
                     "energy_uj": round(fmean(float(r["energy_uj"]) for r in group), 3),
                     "area_mm2": round(fmean(float(r["area_mm2"]) for r in group), 4),
-                    "edap_mean": float(f"{fmean(float(r['edap']) for r in group):.4g}"),
-                    "search_time_s": round(fmean(float(r["search_time_s"]) for r in group), 1),
+                    "edap": float(f"{fmean(float(r['edap']) for r in group):.4g}"),
+                    "search_s": round(fmean(float(r["search_time_s"]) for r in group), 1),
                 }
             )
     return out
 
 
 def markdown(summary: list[dict]) -> str:
-    """The summary as a Markdown table (test accuracy mean +- std over seeds, simulated costs)."""
+    """The summary as a Markdown table (accuracy at the design's bits mean +- std over seeds, full
+    precision, simulated costs)."""
     head = (
         "method",
         "lam",
         "seeds",
-        "test accuracy (%)",
+        "bits",
+        "acc_q (%)",
+        "acc_fp (%)",
         "latency (ms)",
         "energy (uJ)",
         "area (mm2)",
@@ -249,12 +265,14 @@ def markdown(summary: list[dict]) -> str:
             r["method"],
             f"{float(r['lam']):g}",
             str(r["seeds"]),
-            f"{float(r['test_acc_mean']):.2f} ± {float(r['test_acc_std']):.2f}",
+            str(r["bits"]),
+            f"{float(r['acc_q']):.2f} ± {float(r['acc_q_std']):.2f}",
+            f"{float(r['acc_fp']):.2f}",
             f"{float(r['latency_ms']):.4f}",
             f"{float(r['energy_uj']):.2f}",
             f"{float(r['area_mm2']):.3f}",
-            f"{float(r['edap_mean']):.3g}",
-            f"{float(r['search_time_s']):.0f}",
+            f"{float(r['edap']):.3g}",
+            f"{float(r['search_s']):.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -35,8 +35,9 @@ FINETUNE_HELP = (
 )
 COMMON_OPTIONS = option_group(
     "common",
-    click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-                 help="Full-precision checkpoint written by `coexplore train` (e.g. runs/default/best.pt)."),
+    click.option("--checkpoint", required=True, type=click.Path(),
+                 help="Full-precision checkpoint written by `coexplore train` (e.g. runs/default/best.pt), "
+                 "or a search run folder (its model.pt)."),
     click.option("--profile", type=lazy_choice("dfq.api", "PROFILES"), default="quick", show_default=True,
                  help="Step counts: quick (minutes on 2 cores), full (longer), smoke (seconds, for tests)."),
     click.option("--finetune-steps", type=click.IntRange(min=0), help="Override the profile's steps."),
@@ -109,25 +110,39 @@ def register(main: click.Group) -> None:
 @click.option("--source", type=lazy_choice("dfq.sources", "SOURCES"), default="gdfq", show_default=True,
               help=SOURCE_HELP)  # fmt: skip
 @click.option("--finetune", type=lazy_choice("dfq.finetunes", "FINETUNES"), help=FINETUNE_HELP)
-@click.option("--w-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Weight bits.")
-@click.option("--a-bits", type=click.IntRange(2, 16), default=4, show_default=True, help="Activation bits.")
+@click.option(
+    "--w-bits",
+    type=click.IntRange(2, 16),
+    help="Weight bits [default: the bits of the run folder's accelerator.json, else 4].",
+)
+@click.option(
+    "--a-bits",
+    type=click.IntRange(2, 16),
+    help="Activation bits [default: the bits of the run folder's accelerator.json, else 4].",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning.")
 @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
 def quantize(common, source, finetune, w_bits, a_bits, seed, out, overwrite):
     """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
-    metrics.json holds full-precision and quantized test accuracy, top-1 agreement with the FP
-    network, the method, every setting and the wall-clock of each phase."""
+    On a search run folder (or its model.pt) the bit widths default to its accelerator's: the network
+    runs at what the accelerator computes. metrics.json holds full-precision and quantized test
+    accuracy, top-1 agreement with the FP network, the method, every setting and the wall-clock of
+    each phase."""
     from accel_model.files import clear_dir
     from dfq.api import quantize as run_quantize
     from dfq.finetunes import check_finetune
     from dfq.pipeline import save_quantized
     from dfq.quant_model import QuantSpec
     from dfq.sources import SOURCES
+    from search.design_accuracy import checkpoint_and_bits
 
     out_dir = check_out_dir(out, overwrite)
     with input_errors("--finetune"):
         check_finetune(finetune or SOURCES.get(source).default_finetune, SOURCES.get(source))
+    with input_errors("--checkpoint"):
+        common["checkpoint"], accel_bits = checkpoint_and_bits(common["checkpoint"])
+    w_bits, a_bits = w_bits or accel_bits or 4, a_bits or accel_bits or 4
     run = Loaded(common)
     spec = QuantSpec(w_bits, a_bits, **run.spec)
     student, metrics = run_quantize(run.teacher, spec, run.meta, source, finetune, run.settings, seed,

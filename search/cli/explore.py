@@ -74,7 +74,8 @@ def result_table(metrics: dict, out_dir: Path) -> str:
     lines = [
         f"arch         {','.join(metrics['arch']['ops'])}",
         f"accelerator  {json.dumps(metrics['accelerator'])}",
-        f"accuracy     val {metrics['val_acc'] * 100:.2f}%  test {metrics['test_acc'] * 100:.2f}%",
+        f"accuracy     test {metrics['acc_q'] * 100:.2f}% at {metrics['bits']} bits (data-free quantized; "
+        f"full precision {metrics['acc_fp'] * 100:.2f}%, val {metrics['val_acc'] * 100:.2f}%)",
         f"{'':<14}{'predicted':>12}{'simulated':>12}",
     ]
     lines += [
@@ -207,7 +208,7 @@ def search_table(objective, lams, seeds, methods, profile, evaluator_path, gener
     def show(row):
         click.echo(
             f"{row['method']:<10} lam {float(row['lam']):g} seed {row['seed']}: "
-            f"{float(row['test_acc']) * 100:.2f}%, EDAP {float(row['edap']):.3e}, "
+            f"{float(row['acc_q']) * 100:.2f}% at {row['bits']} bits, EDAP {float(row['edap']):.3e}, "
             f"search {float(row['search_time_s']):.0f} s"
         )
 
@@ -222,8 +223,8 @@ def search_table(objective, lams, seeds, methods, profile, evaluator_path, gener
     for row in summary:
         click.echo(
             f"{row['method']:<10} lam {row['lam']:g} (n={row['seeds']}): "
-            f"{row['test_acc_mean']:.2f}% EDAP {row['edap_mean']:.3e} "
-            f"search {row['search_time_s']:.0f} s"
+            f"{row['acc_q']:.2f}% at {row['bits']} bits, EDAP {row['edap']:.3e} "
+            f"search {row['search_s']:.0f} s"
         )
     if markdown:
         click.echo(markdown_table(summary))

@@ -13,6 +13,7 @@ from accel_model.hwgen import (
     log_objective,
     parse_objective,
     random_arch_probs,
+    random_bits,
     select_accelerators,
     train_generator,
     train_per_dataflow,
@@ -55,10 +56,13 @@ def _train_and_check(model, evaluator, template, sampler=None):
     )
     assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20
     arch = template.one_hot([SearchSpace().default_arch().ops])
-    _, best_score = enumerate_space(evaluator, template, arch, OBJECTIVES["edap"], top_k=1)[0]
-    generated = evaluator.relax.hard(generate(model, evaluator, arch))
-    score = log_objective(expected_cost(evaluator, template, arch, generated), OBJECTIVES["edap"]).item()
-    assert score <= best_score + 0.03  # within 3% of the enumerated optimum
+    for i, bits in enumerate(SMALL.bits):  # the generator proposes the other fields for each bit width
+        _, best_score = enumerate_space(evaluator, template, arch, OBJECTIVES["edap"], top_k=1, bits=bits)[0]
+        onehot = torch.nn.functional.one_hot(torch.tensor([i]), len(SMALL.bits)).float()
+        generated = generate(model, evaluator, arch, onehot)
+        assert generated[0].bits == bits
+        cost = expected_cost(evaluator, template, arch, evaluator.relax.hard(generated))
+        assert log_objective(cost, OBJECTIVES["edap"]).item() <= best_score + 0.03  # within 3% of the optimum
 
 
 def test_generator_finds_the_enumerated_optimum(setup):
@@ -81,9 +85,11 @@ def test_per_dataflow_generator_fixes_each_members_dataflow_and_picks_the_best(s
     assert len(model.members) == len(SMALL.dataflow)
     train_per_dataflow(model, evaluator, template, OBJECTIVES["edap"], 20, 8, progress=False)
     arch = template.one_hot([SearchSpace().default_arch().ops])
-    candidates = [evaluator.relax.argmax(model.member(k)(arch))[0] for k in range(len(model.members))]
+    bits = random_bits(1, len(SMALL.bits), torch.Generator().manual_seed(1))
+    candidates = [evaluator.relax.argmax(model.member(k)(arch, bits))[0] for k in range(len(model.members))]
     assert [c.dataflow for c in candidates] == list(SMALL.dataflow)
-    chosen = select_accelerators(model, evaluator, template, OBJECTIVES["edap"], arch)[0]
+    assert len({c.bits for c in candidates}) == 1 and candidates[0].bits == SMALL.bits[int(bits.argmax())]
+    chosen = select_accelerators(model, evaluator, template, OBJECTIVES["edap"], arch, bits)[0]
 
     def score(accel):
         costs = expected_cost(evaluator, template, arch, evaluator.relax.hard([accel]))

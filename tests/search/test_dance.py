@@ -12,8 +12,9 @@ from nas.model import build_child
 from nas.space import SearchSpace, Stage
 from nas.supernet import ArchParams, Supernet
 from nas.train import PROFILES
-from search.dance import SEARCH_PROFILES, SearchState, arch_step, hardware_cost, run_search
+from search.dance import SEARCH_PROFILES, SearchState, arch_step, derived_point, hardware_cost, run_search
 from search.derive import load_run, verify_design
+from search.precision import BitsParams, make_quantization_aware
 
 EDAP = parse_objective("edap")
 TINY = SearchSpace(stem_channels=8, stages=(Stage(8, 1, 1), Stage(16, 1, 2)), head_channels=32)
@@ -22,15 +23,20 @@ TINY = SearchSpace(stem_channels=8, stages=(Stage(8, 1, 1), Stage(16, 1, 2)), he
 def tiny_state(evaluator, space=TINY):
     template = cost_template(space, 28)
     hardware = FreeAccelerator(evaluator.relax.sizes)
-    return SearchState(Supernet(space), ArchParams(space), hardware, template, evaluator, EDAP)
+    bits = BitsParams(evaluator.space.choices("bits"))
+    supernet = Supernet(space)
+    make_quantization_aware(supernet, bits.choices)
+    return SearchState(supernet, ArchParams(space), bits, hardware, template, evaluator, EDAP)
 
 
 def test_alpha_gets_gradients_from_both_cross_entropy_and_cost(evaluator, splits):
     state = tiny_state(evaluator)
-    cost, _ = hardware_cost(state, 1.0, torch.Generator().manual_seed(0))
+    bits = state.bits.sample(1.0, torch.Generator().manual_seed(0))
+    cost, _ = hardware_cost(state, bits, 1.0, torch.Generator().manual_seed(0))
     cost.backward()
     assert state.alpha.alpha.grad.abs().sum() > 0
-    assert all(p.grad is not None for p in state.hardware.parameters())
+    assert sum(p.grad is not None for p in state.hardware.parameters()) == len(evaluator.relax.sizes) - 1
+    assert state.bits.logits.grad.abs().sum() > 0  # the bits field is the search's bits choice
     state.alpha.alpha.grad = None
     cfg = replace(SEARCH_PROFILES["smoke"], lam=0.0, sampling="soft")
     opt = torch.optim.SGD(state.alpha.parameters(), lr=0.0)  # keep alpha; look at the gradient only
@@ -59,9 +65,12 @@ def test_tiny_search_runs_and_writes_a_reloadable_run_folder(evaluator, splits, 
     assert [r["phase"] for r in rows] == ["warmup", "search"]
     assert (tmp_path / "trajectory.csv").read_text().count("\n") == 3
     arch = state.alpha.derive()
-    accel = evaluator.relax.argmax(state.hardware(template.one_hot([arch.ops])))[0]
+    accel = derived_point(state)["accelerator"]
+    assert accel.bits == state.bits.derive()
     metrics = verify_design(tmp_path, TINY, splits, arch, accel, evaluator, PROFILES["smoke"],
-                            {"search": "tiny"}, workers=1, progress=False)  # fmt: skip
+                            {"search": "tiny"}, workers=1, progress=False, dfq_profile="smoke")  # fmt: skip
+    assert metrics["bits"] == accel.bits and 0 <= metrics["acc_q"] <= 1
+    assert metrics["acc_fp"] == metrics["test_acc"] and (tmp_path / "quantized.pt").is_file()
     run = load_run(tmp_path)
     assert run["arch"] == arch and run["accelerator"] == accel
     assert json.loads((tmp_path / "metrics.json").read_text()) == run["metrics"] == metrics
