@@ -2,8 +2,9 @@
 
 Format (``torch.save`` of a dict, weights-only loadable): ``format`` = ``GENERATOR_FORMAT``, the
 ``state_dict``, and the facts that rebuild and check it: ``slots``, ``ops``, ``field_sizes``, ``hidden``,
-``kind`` (``per_dataflow`` or ``single``), ``objective`` (metric weights), ``image_size``, ``steps``,
-``final_loss``."""
+``kind`` (``per_dataflow`` or ``single``), ``objective`` (metric weights), ``input`` (the deployment
+input it was trained at: channels, height, width; a file with only ``image_size`` was trained at
+1 x image_size x image_size), ``steps``, ``final_loss``."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def train_generator_file(
     template: CostTemplate,
     weights: dict[str, float],
     steps: int,
-    image_size: int,
+    input_size: dict[str, int],
     seed: int = 0,
     per_dataflow: bool = True,
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -55,7 +56,7 @@ def train_generator_file(
         "hidden": HIDDEN,
         "kind": "per_dataflow" if per_dataflow else "single",
         "objective": weights,
-        "image_size": image_size,
+        "input": dict(input_size),
         "steps": steps,
         "final_loss": final,
     }
@@ -67,8 +68,9 @@ def save_generator(model: nn.Module, path: str | Path, meta: dict) -> None:
     atomic_write_bytes(Path(path), lambda fh: torch.save(payload, fh))
 
 
-def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, float], int]:
-    """(generator in eval mode, objective weights, image size); ValueError naming the problem otherwise."""
+def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, float], dict[str, int]]:
+    """(generator in eval mode, objective weights, input it was trained at: channels, height, width);
+    ValueError naming the problem otherwise."""
     blob = load_torch_file(path, "generator", " (train one: coexplore hwgen train)")
     if not isinstance(blob, dict) or not str(blob.get("format", "")).startswith("coexplore-hwgen-"):
         raise ValueError(f"{path}: not a coexplore hardware generator")
@@ -80,7 +82,9 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, float], int]:
     kind = PerDataflowGenerator if blob.get("kind") == "per_dataflow" else HardwareGenerator
     model = kind(blob["slots"], blob["ops"], blob["field_sizes"], blob["hidden"])
     model.load_state_dict(blob["state_dict"])
-    return model.eval(), blob["objective"], blob["image_size"]
+    size = blob.get("image_size")
+    trained_at = blob.get("input") or {"channels": 1, "height": size, "width": size}
+    return model.eval(), blob["objective"], trained_at
 
 
 def generator_input_size(model: nn.Module) -> int:

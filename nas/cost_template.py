@@ -9,11 +9,12 @@ from nas.space import SearchSpace
 
 
 def cost_template(
-    space: SearchSpace, input_hw: int, in_channels: int = 1, num_classes: int = 10
+    space: SearchSpace, input_hw: int | tuple[int, int], in_channels: int = 1, num_classes: int = 10
 ) -> CostTemplate:
-    """Fixed layers (stem, head, classifier) and every allowed op's layers at every slot."""
+    """Fixed layers (stem, head, classifier) and every allowed op's layers at every slot, for an input of
+    ``input_hw`` pixels (square when an int) with ``in_channels`` channels."""
     child = build_child(space, space.default_arch(), in_channels, num_classes)
-    hw = (input_hw, input_hw)
+    hw = (input_hw, input_hw) if isinstance(input_hw, int) else tuple(input_hw)
     stem = conv_layer_shapes(list(child.stem.modules()), hw, 1)
     hw = stem[-1].out_hw
     options = []

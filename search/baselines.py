@@ -35,6 +35,7 @@ from accel_model.registry import Registry
 from accel_model.space import FIELDS
 from nas.arch import Arch
 from nas.data import Splits, iterate_batches
+from nas.deployment import InputSize, deployed_layers
 from nas.model import build_child
 from nas.space import SearchSpace
 from nas.train import evaluate, lr_at, make_optimizer, profile_config
@@ -57,6 +58,7 @@ class BaselineContext:
     budget_s: float = 300.0  # optuna's wall-clock
     proxy_steps: int = 60
     progress: bool = False
+    deploy: InputSize | None = None  # the input the costs are of (None: the proxy dataset's)
 
 
 Baseline = Callable[[BaselineContext], tuple[Arch, Accelerator, dict[str, Any]]]
@@ -65,9 +67,8 @@ register_baseline = BASELINES.register
 
 
 def simulated_log_objective(ctx: BaselineContext, arch: Arch, accel: Accelerator) -> float:
-    layers = build_child(ctx.space, arch, ctx.splits.channels, ctx.splits.num_classes).layer_shapes(
-        ctx.splits.image_size
-    )
+    deploy = ctx.deploy or InputSize.of_splits(ctx.splits)
+    layers = deployed_layers(ctx.space, arch, deploy, ctx.splits.num_classes)
     cost = simulated_cost(layers, accel, ctx.workers)
     totals = {"latency": cost.latency_cycles, "energy": cost.energy_pj, "area": accelerator_area(accel)}
     return sum(w * math.log(totals[m]) for m, w in ctx.objective.items())

@@ -31,7 +31,7 @@ from dfq.pipeline import load_quantized, save_quantized
 from dfq.settings import DFQSettings
 from dfq.sources import SOURCES
 from nas.arch import Arch
-from nas.model import child_layer_shapes
+from nas.deployment import deployed_layers
 from nas.train import load_checkpoint
 from search.codesign_report import designs_plot, report_markdown
 from search.design_accuracy import design_spec
@@ -74,7 +74,8 @@ def plan(config: dict[str, Any], out_dir: Path, overwrite: bool = False) -> Code
     search = config["search"]
     setup, constraints = prepare_constrained(
         search["objective"], search["lam"], search["profile"], search["evaluator_path"], search["epochs"],
-        search["seed"], search["data_dir"], out_dir / "search", limits=config["limits"], hw=search["hw"],
+        search["seed"], search["data_dir"], out_dir / "search", search.get("input_size"),
+        limits=config["limits"], hw=search["hw"],
     )  # fmt: skip
     hardware = dance_hardware(search["generator_path"], setup) if search["hw"] == "generator" else None
     fresh = overwrite or not recorded.is_file()
@@ -122,8 +123,7 @@ def stage_quantize(run: Codesign, progress: bool, on_epoch=None) -> None:
 
 def stage_export(run: Codesign, progress: bool, on_epoch=None) -> None:
     arch, accel, _ = _design(run)
-    splits = run.setup.splits
-    layers = child_layer_shapes(arch, splits.image_size, 1, splits.channels, splits.num_classes)
+    layers = deployed_layers(run.setup.space, arch, run.setup.deploy, run.setup.splits.num_classes)
     _write_json(run.out_dir / "accelerator.json", accel.to_dict())
     export_accelerator("zigzag", accel, layers, run.out_dir)
     export_accelerator("timeloop", accel, layers, run.out_dir)

@@ -23,7 +23,7 @@ from accel_model.simulators import DEFAULT_BACKEND
 from accel_model.sweep import sweep
 from nas.arch import Arch
 from nas.data import Splits
-from nas.model import build_child
+from nas.deployment import InputSize, deployed_layers
 from nas.space import SearchSpace
 from nas.train import TrainConfig, train_child
 from search.design_accuracy import score_design
@@ -74,13 +74,15 @@ def verify_design(
     progress: bool = True,
     reuse: Path | None = None,
     dfq_profile: str = "design",
+    deploy: InputSize | None = None,
 ) -> dict[str, Any]:
     """Retrain, simulate, quantize to the accelerator's bits and write the run folder's files; returns
     ``metrics.json``'s content.
 
     ``reuse``: a run folder whose child has the same arch and was trained with the same ``train_cfg``
     (seed included); its trained model is copied instead of training again (the table uses this).
-    ``dfq_profile``: the DFQ profile the design's quantized accuracy is measured with."""
+    ``dfq_profile``: the DFQ profile the design's quantized accuracy is measured with; ``deploy``: the
+    input the costs are of (None: the proxy dataset's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "arch.json").write_text(arch.to_json() + "\n")
     (out_dir / "accelerator.json").write_text(json.dumps(accel.to_dict(), indent=1) + "\n")
@@ -94,11 +96,14 @@ def verify_design(
         shutil.copyfile(reuse / "model.pt", out_dir / "model.pt")
         shutil.copytree(reuse / "train", out_dir / "train", dirs_exist_ok=True)
         extra = {**extra, "retrain_reused_from": str(reuse)}
-    layers = build_child(space, arch, splits.channels, splits.num_classes).layer_shapes(splits.image_size)
+    deploy = deploy or InputSize.of_splits(splits)
+    layers = deployed_layers(space, arch, deploy, splits.num_classes)
     plot_trajectory(out_dir / "trajectory.csv", out_dir / "trajectory.png")
     metrics = {
         "arch": arch.to_dict(),
         "accelerator": accel.to_dict(),
+        "proxy_data": {"image_size": splits.image_size, "channels": splits.channels},
+        "deployment_input": deploy.to_dict(),
         "val_acc": result["val_acc"],
         "test_acc": result["test_acc"],
         "params": result["params"],

@@ -29,7 +29,7 @@ from accel_model.expected_cost import CostTemplate
 from accel_model.layer_features import layer_batch
 from nas.arch import Arch
 from nas.data import Splits
-from nas.model import build_child
+from nas.deployment import InputSize, deployed_layers
 from nas.space import SearchSpace
 from search.derive import simulated_cost
 
@@ -113,11 +113,13 @@ class TrajectoryVerifier:
     splits: Splits
     constraints: Sequence[Constraint]
     workers: int = 2
+    deploy: InputSize | None = None  # the input the costs are of (None: the proxy dataset's)
     candidates: list[dict[str, Any]] = field(default_factory=list)
 
     def simulate(self, arch: Arch, accel: Accelerator) -> Cost:
-        child = build_child(self.space, arch, self.splits.channels, self.splits.num_classes)
-        return simulated_cost(child.layer_shapes(self.splits.image_size), accel, self.workers)
+        deploy = self.deploy or InputSize.of_splits(self.splits)
+        layers = deployed_layers(self.space, arch, deploy, self.splits.num_classes)
+        return simulated_cost(layers, accel, self.workers)
 
     def __call__(self, row: dict) -> None:
         arch = Arch(tuple(row["arch"].split(",")))

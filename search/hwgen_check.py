@@ -19,7 +19,7 @@ from accel_model.simulators import DEFAULT_BACKEND
 from accel_model.sweep import sweep
 from nas.arch import Arch
 from nas.cost_template import cost_template
-from nas.model import build_child
+from nas.deployment import InputSize, deployed_layers
 from nas.space import SearchSpace
 
 
@@ -39,7 +39,7 @@ def hwgen_check(
     template: CostTemplate,
     archs: Sequence[Arch],
     objective: dict[str, float],
-    image_size: int = 28,
+    deploy: InputSize | None = None,
     top_k: int = 10,
     workers: int = 2,
     progress: bool = True,
@@ -47,7 +47,7 @@ def hwgen_check(
     """Per architecture, at a bit width taken in turn from the design space's (the generator proposes the
     other fields for a given width): the generated accelerator against the evaluator's top ``top_k`` of
     that width, all simulated."""
-    space = SearchSpace()
+    space, deploy = SearchSpace(), deploy or InputSize(1, 28, 28)
     choices = evaluator.space.choices("bits")
     plans = []
     for i, arch in enumerate(archs):
@@ -58,7 +58,7 @@ def hwgen_check(
         plans.append((arch, generated, top))
     pairs, index = [], {}
     for arch, generated, top in plans:
-        layers = build_child(space, arch).layer_shapes(image_size)
+        layers = deployed_layers(space, arch, deploy, 10)
         for accel in dict.fromkeys([generated, *top]):
             index[(arch, accel)] = (len(pairs), len(layers))
             pairs += [(layer, accel) for layer in layers]
@@ -79,6 +79,7 @@ def hwgen_check(
         rows.append(
             {
                 "arch": ",".join(arch.ops),
+                "bits": generated.bits,
                 "generated": _short(generated),
                 "best_of_top": _short(best),
                 "generated_in_top": generated in top,
@@ -95,26 +96,27 @@ def _short(accel) -> str:
 
 
 def load_checked_generator(path: str, template: CostTemplate):
-    """(generator, objective weights, image size) of the file at ``path``, refused (``ValueError``) when
-    it was trained for another search space than ``template``'s."""
-    model, weights, image_size = load_generator(path)
+    """(generator, objective weights, deployment input it was trained at) of the file at ``path``,
+    refused (``ValueError``) when it was trained for another search space than ``template``'s."""
+    model, weights, trained_at = load_generator(path)
     if generator_input_size(model) != template.allowed.numel():
         raise ValueError(f"{path} was trained for another search space")
-    return model, weights, image_size
+    return model, weights, InputSize.from_dict(trained_at)
 
 
 def check_random_archs(
     evaluator: CostEvaluator,
     generator,
     weights: dict[str, float],
-    image_size: int,
+    deploy: InputSize,
     archs: int,
     top_k: int,
     seed: int,
     workers: int,
 ) -> list[dict[str, Any]]:
-    """``hwgen_check`` on ``archs`` random architectures of the search space (drawn with ``seed``)."""
+    """``hwgen_check`` on ``archs`` random architectures of the search space (drawn with ``seed``) at the
+    deployment input ``deploy``."""
     space, rng = SearchSpace(), random.Random(seed)
     chosen = [space.sample_arch(rng) for _ in range(archs)]
-    template = cost_template(space, image_size)
-    return hwgen_check(evaluator, generator, template, chosen, weights, image_size, top_k, workers)
+    template = cost_template(space, deploy.hw, deploy.channels)
+    return hwgen_check(evaluator, generator, template, chosen, weights, deploy, top_k, workers)

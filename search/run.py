@@ -20,6 +20,7 @@ from accel_model.hwgen import SelectedMember, parse_objective
 from accel_model.hwgen_io import load_generator
 from nas.cost_template import cost_template
 from nas.data import load_splits
+from nas.deployment import InputSize, resolve_input
 from nas.space import SearchSpace
 from nas.train import profile_config
 from search.baselines import BASELINES, BaselineContext
@@ -45,6 +46,11 @@ class Setup:
     template: Any
     out_dir: Path
     profile: str = "quick"
+    deploy: InputSize | None = None  # the network's input at deployment: what every cost is of
+
+    def __post_init__(self) -> None:
+        if self.deploy is None:
+            self.deploy = InputSize.of_splits(self.splits)
 
 
 def prepare(
@@ -56,9 +62,11 @@ def prepare(
     seed: int,
     data_dir: str | None,
     out_dir: Path,
+    input_size: str | None = None,
     **cfg_overrides,
 ) -> Setup:
-    """Check and load everything a search needs before any work (``ValueError`` on bad input)."""
+    """Check and load everything a search needs before any work (``ValueError`` on bad input).
+    ``input_size``: the deployment input (``nas.deployment``; None: the proxy dataset's)."""
     weights = parse_objective(objective)
     if profile not in SEARCH_PROFILES:
         raise ValueError(f"unknown search profile {profile!r}; allowed: {sorted(SEARCH_PROFILES)}")
@@ -66,9 +74,10 @@ def prepare(
     cfg = replace(SEARCH_PROFILES[profile], objective=objective, lam=lam, seed=seed, **overrides)
     evaluator = load_evaluator(evaluator_path)
     splits = load_splits(data_dir)
+    deploy = resolve_input(input_size, splits)
     space = SearchSpace()
-    template = cost_template(space, splits.image_size, splits.channels, splits.num_classes)
-    return Setup(cfg, weights, evaluator, splits, space, template, Path(out_dir), profile)
+    template = cost_template(space, deploy.hw, deploy.channels, splits.num_classes)
+    return Setup(cfg, weights, evaluator, splits, space, template, Path(out_dir), profile, deploy)
 
 
 def prepare_constrained(*args, limits: dict[str, float | None], **cfg_overrides) -> tuple[Setup, tuple]:
@@ -83,12 +92,13 @@ def prepare_constrained(*args, limits: dict[str, float | None], **cfg_overrides)
 
 def dance_hardware(generator_path: str, setup: Setup):
     """The frozen hardware-generation side of DANCE for ``setup``'s objective and input size."""
-    model, trained_for, trained_size = load_generator(generator_path)
-    if trained_for != setup.weights or trained_size != setup.splits.image_size:
+    model, trained_for, trained_at = load_generator(generator_path)
+    trained_input = InputSize.from_dict(trained_at)
+    if trained_for != setup.weights or trained_input != setup.deploy:
         raise ValueError(
-            f"{generator_path} was trained for objective {trained_for} at {trained_size} px, not "
-            f"{setup.weights} at {setup.splits.image_size} px (train one: coexplore hwgen train "
-            "--objective ... --out FILE, or use --hw free)"
+            f"{generator_path} was trained for objective {trained_for} at input {trained_input.label()}, "
+            f"not {setup.weights} at {setup.deploy.label()} (train one: coexplore hwgen train "
+            "--objective ... --input-size ... --out FILE, or use --hw free)"
         )
     model.requires_grad_(False)
     if hasattr(model, "members"):
@@ -111,7 +121,11 @@ def generator_warnings(setup: Setup, hardware, constraints: tuple[Constraint, ..
 def search_design(setup: Setup, hardware, constraints, workers: int, progress: bool,
                   on_epoch: Callable[[dict], None] | None = None):  # fmt: skip
     """One DANCE search (HDX when there are constraints): (arch, accelerator, facts for metrics.json)."""
-    verifier = TrajectoryVerifier(setup.space, setup.splits, constraints, workers) if constraints else None
+    verifier = (
+        TrajectoryVerifier(setup.space, setup.splits, constraints, workers, setup.deploy)
+        if constraints
+        else None
+    )
 
     def each_epoch(row):
         if verifier:
@@ -140,7 +154,8 @@ def finish(setup: Setup, arch, accel, extra: dict, start: float, workers: int, p
     }
     train_cfg = profile_config(setup.profile, seed=setup.cfg.seed)
     metrics = verify_design(setup.out_dir, setup.space, setup.splits, arch, accel, setup.evaluator, train_cfg,
-                            extra, workers, progress, dfq_profile=dfq_profile_for(setup.profile))  # fmt: skip
+                            extra, workers, progress, dfq_profile=dfq_profile_for(setup.profile),
+                            deploy=setup.deploy)  # fmt: skip
     metrics["total_time_s"] = time.perf_counter() - start
     (setup.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -163,7 +178,7 @@ def run_baseline(
     clear_dir(setup.out_dir)
     ctx = BaselineContext(setup.space, setup.splits, setup.cfg, setup.evaluator, setup.template,
                           setup.weights, setup.out_dir / "trajectory.csv", workers, top_k, budget_s,
-                          progress=progress)  # fmt: skip
+                          progress=progress, deploy=setup.deploy)  # fmt: skip
     start = time.perf_counter()
     arch, accel, facts = baseline(ctx)
     return finish(setup, arch, accel, {"method": method, **facts}, start, workers, progress)

@@ -74,6 +74,7 @@ class TableSetup:
     top_k: int = 10
     progress: bool = False
     dfq_profile: str = "design"  # how the designs are quantized (search.design_accuracy)
+    deploy: Any = None  # nas.deployment.InputSize the costs are of (None: the proxy dataset's)
 
 
 def table_setup(setup, hardware: nn.Module, workers: int, top_k: int, progress: bool) -> TableSetup:
@@ -93,6 +94,7 @@ def table_setup(setup, hardware: nn.Module, workers: int, top_k: int, progress: 
         top_k,
         progress,
         dfq_profile_for(setup.profile),
+        setup.deploy,
     )
 
 
@@ -109,7 +111,7 @@ def search_once(setup: TableSetup, method: str, cfg: SearchConfig, trajectory: P
         return point["arch"], point["accelerator"], {}
     ctx = BaselineContext(setup.space, setup.splits, cfg, setup.evaluator, setup.template,
                           setup.objective, trajectory, setup.workers, setup.top_k, budget_s,
-                          progress=setup.progress)  # fmt: skip
+                          progress=setup.progress, deploy=setup.deploy)  # fmt: skip
     return BASELINES[method](ctx)
 
 
@@ -147,6 +149,7 @@ def run_one(setup: TableSetup, method: str, lam: float, seed: int, rows: list[di
         setup.progress,
         reuse,
         setup.dfq_profile,
+        setup.deploy,
     )
     sim = metrics["simulated"]
     return {

@@ -11,6 +11,7 @@ from accel_model.training_tables import COMMON_TABLE, DEFAULT_DATASET, DISAGREEM
 from search.cli.common import (
     CACHE_OPTION,
     EVALUATOR_OPTION,
+    FIXED_INPUT_SIZE_OPTION,
     LPF_OPTION,
     InputError,
     check_table_out,
@@ -33,19 +34,14 @@ LOCAL_WORKERS = click.option(
 LAYER_SOURCE_OPTIONS = options(
     click.option("--layers", "layers_path", type=str, help="Layers file (JSON list of LayerShape)."),
     click.option("--net", help="Instead of --layers: 'default' or an Arch JSON of the search space."),
-    click.option(
-        "--image-size",
-        type=click.IntRange(min=1),
-        default=28,
-        show_default=True,
-        help="Input pixels, for --net.",
-    ),
+    FIXED_INPUT_SIZE_OPTION,
     click.option("--hw", "hw_path", required=True, help="Accelerator JSON (see docs/accelerator-model.md)."),
 )
 
 
-def resolve_layers_and_hw(layers_path, net, image_size: int, hw_path: str):
-    """(layers, accelerator) from ``--layers FILE`` or ``--net ARCH`` and ``--hw FILE`` (exit 2 otherwise)."""
+def resolve_layers_and_hw(layers_path, net, input_size, hw_path: str):
+    """(layers, accelerator) from ``--layers FILE`` or ``--net ARCH`` at ``input_size`` (an
+    ``InputSize``) and ``--hw FILE`` (exit 2 otherwise)."""
     from accel_model.domain import Accelerator, LayerShape
     from accel_model.space import DesignSpace
     from nas.model import child_layer_shapes
@@ -56,7 +52,7 @@ def resolve_layers_and_hw(layers_path, net, image_size: int, hw_path: str):
     with input_errors(f"--hw: {hw_path}"):
         accel = DesignSpace().check(Accelerator.from_dict(hw))
     if net is not None:
-        return child_layer_shapes(parse_arch(net), image_size), accel
+        return child_layer_shapes(parse_arch(net), input_size.hw, in_channels=input_size.channels), accel
     data = read_json(layers_path, "--layers")
     if not isinstance(data, list) or not data:
         raise InputError(f"--layers: {layers_path} must hold a non-empty JSON list of layers")
@@ -83,12 +79,12 @@ def register(main: click.Group) -> None:
               help="Processes simulating layers in parallel.")  # fmt: skip
 @CACHE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the cost JSON (per layer and total).")
-def simulate(layers_path, net, image_size, hw_path, backend, lpf_limit, workers, cache, as_json):
+def simulate(layers_path, net, input_size, hw_path, backend, lpf_limit, workers, cache, as_json):
     """Simulate layers on an accelerator with the real simulator; print per-layer and total cost."""
     from accel_model.cost_report import cost_json, cost_table
     from accel_model.sweep import sweep
 
-    layers, accel = resolve_layers_and_hw(layers_path, net, image_size, hw_path)
+    layers, accel = resolve_layers_and_hw(layers_path, net, input_size, hw_path)
     settings = {} if lpf_limit is None else {"lpf_limit": lpf_limit}
     progress = not as_json and sys.stderr.isatty()
     report = sweep([(layer, accel) for layer in layers], backend, settings, cache, workers, progress=progress)

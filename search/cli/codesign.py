@@ -7,6 +7,7 @@ import click
 from search.cli.common import (
     DATA_DIR_OPTION,
     EVALUATOR_OPTION,
+    INPUT_SIZE_OPTION,
     OBJECTIVE_OPTION,
     QUIET_OPTION,
     WORKERS_OPTION,
@@ -42,12 +43,13 @@ def register(main: click.Group) -> None:
               help="Step counts of the data-free quantization.")  # fmt: skip
 @WORKERS_OPTION
 @DATA_DIR_OPTION
+@INPUT_SIZE_OPTION
 @QUIET_OPTION
 @click.option("--out", type=click.Path(file_okay=False), default="runs/codesign", show_default=True,
               help="Run folder: report.md, accelerator files, model.onnx. Rerun to resume.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Start again in a folder that holds another run.")
 def codesign(limits, objective, lam, profile, epochs, seed, hw, generator_path, evaluator_path, source,
-             finetune, dfq_profile, workers, data_dir, quiet, out, overwrite):  # fmt: skip
+             finetune, dfq_profile, workers, data_dir, input_size, quiet, out, overwrite):  # fmt: skip
     """Search network and accelerator under the constraints (HDX), retrain the derived child, quantize
     it data-free to the accelerator's bits, simulate with ZigZag, write the accelerator as ZigZag and
     Timeloop files and the network as QDQ ONNX, and a report.md. Resumable: each finished stage is kept."""
@@ -57,7 +59,7 @@ def codesign(limits, objective, lam, profile, epochs, seed, hw, generator_path, 
         "limits": limits, "source": source, "finetune": finetune, "dfq_profile": dfq_profile,
         "search": {"objective": objective, "lam": lam, "profile": profile, "epochs": epochs, "seed": seed,
                    "hw": hw, "generator_path": generator_path, "evaluator_path": evaluator_path,
-                   "data_dir": data_dir, "workers": workers},
+                   "data_dir": data_dir, "workers": workers, "input_size": input_size},
     }  # fmt: skip
     with input_errors():
         run = plan(config, out, overwrite)

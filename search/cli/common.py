@@ -211,6 +211,28 @@ CACHE_OPTION = click.option(
     "--cache", type=click.Path(dir_okay=False), default=None,
     help="SQLite simulation cache file (default: $COEXPLORE_HOME/sim_cache.sqlite).")  # fmt: skip
 LPF_OPTION = click.option("--lpf-limit", type=click.IntRange(1, 12), help="ZigZag LOMA lpf_limit.")
+INPUT_SIZE_HELP = (
+    "The network's input as the accelerator runs it at deployment, which every cost is of: CxHxW "
+    "(3x224x224), HxW or H (square) with the proxy data's channels. Accuracy stays the proxy dataset's."
+)
+INPUT_SIZE_OPTION = click.option(
+    "--input-size", default=None,
+    help=INPUT_SIZE_HELP + " [default: the proxy dataset's own, 1x28x28 for Fashion-MNIST]")  # fmt: skip
+
+
+def parse_input_size(ctx, param, value: str):
+    """``--input-size`` of the commands without a dataset: an ``InputSize`` (1 channel for H or HxW)."""
+    from nas.deployment import InputSize
+
+    try:
+        return InputSize.parse(value, default_channels=1)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+FIXED_INPUT_SIZE_OPTION = click.option(
+    "--input-size", default="1x28x28", show_default=True, callback=parse_input_size,
+    help="The network's input as the accelerator runs it: CxHxW, HxW or H (square; 1 channel).")  # fmt: skip
 TOP_K_OPTION = click.option(
     "--top-k", type=click.IntRange(min=1), default=10, show_default=True,
     help="two-stage, hw-first: evaluator's best accelerators verified by ZigZag.")  # fmt: skip

@@ -15,7 +15,13 @@ from accel_model.training_tables import (
     existing_training_tables,
 )
 from search.cli.accel import LAYER_SOURCE_OPTIONS, resolve_layers_and_hw
-from search.cli.common import EVALUATOR_OPTION, OBJECTIVE_OPTION, InputError, input_errors
+from search.cli.common import (
+    EVALUATOR_OPTION,
+    FIXED_INPUT_SIZE_OPTION,
+    OBJECTIVE_OPTION,
+    InputError,
+    input_errors,
+)
 
 
 def load_evaluator_or_exit(path: str, option: str = "--evaluator"):
@@ -41,11 +47,11 @@ def register(main: click.Group) -> None:
 @LAYER_SOURCE_OPTIONS
 @EVALUATOR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the cost JSON (same as simulate's).")
-def predict(layers_path, net, image_size, hw_path, evaluator_path, as_json):
+def predict(layers_path, net, input_size, hw_path, evaluator_path, as_json):
     """Predict layer and network cost with the evaluator network (no simulator; milliseconds)."""
     from accel_model.cost_report import cost_json, cost_table
 
-    layers, accel = resolve_layers_and_hw(layers_path, net, image_size, hw_path)
+    layers, accel = resolve_layers_and_hw(layers_path, net, input_size, hw_path)
     model = load_evaluator_or_exit(evaluator_path)
     with input_errors("--hw"):
         model.space.check(accel)
@@ -157,7 +163,7 @@ def hwgen():
 @EVALUATOR_OPTION
 @OBJECTIVE_OPTION
 @click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
-@click.option("--image-size", type=click.IntRange(min=1), default=28, show_default=True)
+@FIXED_INPUT_SIZE_OPTION
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", default=str(DEFAULT_GENERATOR), show_default=True, help="Generator file (.pt).")
 @click.option(
@@ -166,8 +172,9 @@ def hwgen():
     show_default=True,
     help="One generator per dataflow, the evaluator picks (avoids the shape/dataflow trap).",
 )
-def hwgen_train(evaluator_path, objective, steps, image_size, seed, out, per_dataflow):
-    """Train the generator on random (soft and hard) architectures of the search space."""
+def hwgen_train(evaluator_path, objective, steps, input_size, seed, out, per_dataflow):
+    """Train the generator on random (soft and hard) architectures of the search space, each with a
+    random bit width, at the deployment input --input-size."""
     from accel_model.hwgen import parse_objective
     from accel_model.hwgen_io import save_generator, train_generator_file
     from nas.cost_template import cost_template
@@ -176,8 +183,9 @@ def hwgen_train(evaluator_path, objective, steps, image_size, seed, out, per_dat
     with input_errors("--objective"):
         weights = parse_objective(objective)
     evaluator = load_evaluator_or_exit(evaluator_path)
-    template = cost_template(SearchSpace(), image_size)
-    model, meta = train_generator_file(evaluator, template, weights, steps, image_size, seed, per_dataflow)
+    template = cost_template(SearchSpace(), input_size.hw, input_size.channels)
+    model, meta = train_generator_file(evaluator, template, weights, steps, input_size.to_dict(), seed,
+                                       per_dataflow)  # fmt: skip
     save_generator(model, out, meta)
     click.echo(f"wrote {out} (objective {weights}, final mean log objective per member {meta['final_loss']})")
 
@@ -191,7 +199,8 @@ def hwgen_train(evaluator_path, objective, steps, image_size, seed, out, per_dat
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--out", default="results/tables/hwgen_check.csv", show_default=True)
 def hwgen_check_cmd(evaluator_path, generator, archs, top_k, seed, workers, out):
-    """Simulated objective of generated accelerators vs. the best of the evaluator's top-k."""
+    """Simulated objective of generated accelerators vs. the best of the evaluator's top-k of the same bit
+    width (the bit width cycles over the design space's), at the input the generator was trained at."""
     from accel_model.files import write_rows
     from nas.cost_template import cost_template
     from nas.space import SearchSpace
@@ -199,13 +208,14 @@ def hwgen_check_cmd(evaluator_path, generator, archs, top_k, seed, workers, out)
 
     evaluator = load_evaluator_or_exit(evaluator_path)
     with input_errors("--generator"):
-        model, weights, image_size = load_checked_generator(generator, cost_template(SearchSpace(), 28))
-    rows = check_random_archs(evaluator, model, weights, image_size, archs, top_k, seed, workers)
+        model, weights, deploy = load_checked_generator(generator, cost_template(SearchSpace(), 28))
+    rows = check_random_archs(evaluator, model, weights, deploy, archs, top_k, seed, workers)
     write_rows(out, rows)
     ratios = [r["ratio"] for r in rows]
     within = sum(r <= 1.05 for r in ratios)
     click.echo(
         f"wrote {out}: {within}/{len(rows)} generated accelerators within 5% of the best "
-        f"verified top-{top_k} (worst ratio {max(ratios):.3f}, mean {sum(ratios) / len(ratios):.3f})"
+        f"verified top-{top_k} (worst ratio {max(ratios):.3f}, mean {sum(ratios) / len(ratios):.3f}); "
+        f"{len({r['best_of_top'] for r in rows})} distinct verified optima at input {deploy.label()}"
     )
     click.echo(json.dumps({"objective": weights}))

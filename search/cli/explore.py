@@ -12,6 +12,7 @@ from accel_model.paths import DEFAULT_GENERATOR
 from search.cli.common import (
     DATA_DIR_OPTION,
     EVALUATOR_OPTION,
+    INPUT_SIZE_OPTION,
     OBJECTIVE_OPTION,
     QUIET_OPTION,
     TOP_K_OPTION,
@@ -38,6 +39,7 @@ SEARCH_OPTIONS = option_group(
     click.option("--epochs", type=click.IntRange(min=2), help="Override the profile's search epochs."),
     click.option("--seed", type=int, default=0, show_default=True),
     DATA_DIR_OPTION,
+    INPUT_SIZE_OPTION,
 )  # fmt: skip
 CONSTRAINT_OPTIONS = option_group(
     "limits",
@@ -175,6 +177,7 @@ def baseline(method, common, workers, quiet, budget_s, top_k, out, overwrite):
 @WORKERS_OPTION
 @TOP_K_OPTION
 @DATA_DIR_OPTION
+@INPUT_SIZE_OPTION
 @click.option("--runs-dir", type=click.Path(file_okay=False), default="runs/search_table", show_default=True,
               help="One run folder per (method, lam, seed) goes here.")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False), default="results/tables/search_quick.csv",
@@ -185,7 +188,7 @@ def baseline(method, common, workers, quiet, budget_s, top_k, out, overwrite):
               help="Run nothing: rewrite and print the summary of the runs so far.")  # fmt: skip
 @click.option("--markdown", is_flag=True, help="Print the summary as a Markdown table.")
 def search_table(objective, lams, seeds, methods, profile, evaluator_path, generator_path, workers, top_k,
-                 data_dir, runs_dir, out, quiet, summary_only, markdown):  # fmt: skip
+                 data_dir, input_size, runs_dir, out, quiet, summary_only, markdown):  # fmt: skip
     """Table of DANCE against two-stage, hw-first and optuna over lam values and seeds: test accuracy
     of the retrained child and its simulated latency/energy/area/EDAP, plus search wall-clock.
     Resumable: rerun the same command to continue."""
@@ -202,7 +205,8 @@ def search_table(objective, lams, seeds, methods, profile, evaluator_path, gener
         click.echo(markdown_table(summary) if markdown else f"{len(summary)} rows -> {out}")
         return
     with input_errors():
-        setup = prepare(objective, lams[0], profile, evaluator_path, None, 0, data_dir, Path(runs_dir))
+        setup = prepare(objective, lams[0], profile, evaluator_path, None, 0, data_dir, Path(runs_dir),
+                        input_size)  # fmt: skip
         hardware = dance_hardware(generator_path, setup)
 
     def show(row):
@@ -266,9 +270,11 @@ def open_db(sweep_dir: str, must_exist: bool = True):
               help="Searches at once (local processes).")  # fmt: skip
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:port): run the searches there.")
 @click.option("--data-dir", help="As for `coexplore search`.")
+@INPUT_SIZE_OPTION
 @click.option("--out", type=click.Path(file_okay=False), default="runs/sweep", show_default=True,
               help="Sweep folder: run folders and runs.db. Rerun the same command to resume.")  # fmt: skip
-def sweep(targets, seeds, modes, penalties, profile, objective, lam, hw, jobs, scheduler, data_dir, out):
+def sweep(targets, seeds, modes, penalties, profile, objective, lam, hw, jobs, scheduler, data_dir,
+          input_size, out):  # fmt: skip
     """Constrained searches over targets x seeds, HDX and/or the soft-penalty baseline, each a run folder
     recorded in <out>/runs.db. Resumable; see `coexplore runs list|summary` and `coexplore pareto`."""
     from results.sweep_table import run_line
@@ -276,6 +282,12 @@ def sweep(targets, seeds, modes, penalties, profile, objective, lam, hw, jobs, s
 
     common = ["--profile", profile, "--objective", objective, "--lam", f"{lam:g}", "--hw", hw]
     common += ["--data-dir", data_dir] if data_dir else []
+    common += ["--input-size", input_size] if input_size else []
+    with input_errors("--input-size"):
+        if input_size:
+            from nas.deployment import InputSize
+
+            InputSize.parse(input_size, default_channels=1)  # the format; each run checks the rest
     with input_errors():
         planned = plan(targets, seeds, ["hdx", "penalty"] if modes == "both" else [modes], penalties, common)
     root = Path(out)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from search.cli.accel import resolve_layers_and_hw
-from search.cli.common import InputError, input_errors, lazy_choice
+from search.cli.common import InputError, input_errors, lazy_choice, parse_input_size
 
 
 def register(main: click.Group) -> None:
@@ -19,6 +19,19 @@ def register(main: click.Group) -> None:
 @click.group()
 def export():
     """Write a result as files other tools read."""
+
+
+def _run_input(run_or_json: str):
+    """The deployment input a run folder's metrics.json records (1x28x28 otherwise)."""
+    from nas.deployment import InputSize
+
+    metrics = Path(run_or_json) / "metrics.json"
+    if Path(run_or_json).is_dir() and metrics.is_file():
+        recorded = json.loads(metrics.read_text()).get("deployment_input")
+        if recorded:
+            with input_errors(f"{metrics}: deployment_input"):
+                return InputSize.from_dict(recorded)
+    return InputSize(1, 28, 28)
 
 
 def _source(run_or_json: str, net: str | None, layers_path: str | None) -> tuple[str, str | None]:
@@ -43,10 +56,11 @@ def _source(run_or_json: str, net: str | None, layers_path: str | None) -> tuple
 @click.option("--net", help="The network whose layers the files cover: 'default' or an Arch JSON "
               "(default: the run folder's arch.json).")  # fmt: skip
 @click.option("--layers", "layers_path", help="Instead of --net: a layers file (JSON list of LayerShape).")
-@click.option("--image-size", type=click.IntRange(min=1), default=28, show_default=True,
-              help="Input pixels, for --net.")  # fmt: skip
+@click.option("--input-size", callback=lambda ctx, p, v: None if v is None else parse_input_size(ctx, p, v),
+              help="The network's input at deployment, for --net: CxHxW, HxW or H [default: the run "
+              "folder's deployment input, else 1x28x28].")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the files.")
-def export_accelerator(run_or_json, fmt, net, layers_path, image_size, out):
+def export_accelerator(run_or_json, fmt, net, layers_path, input_size, out):
     """Write RUN_OR_JSON's accelerator (a run folder of `coexplore search`, or an accelerator JSON) in a
     format another tool reads, with the layers of the network it runs."""
     from accel_model.export import export_accelerator as write
@@ -54,7 +68,7 @@ def export_accelerator(run_or_json, fmt, net, layers_path, image_size, out):
     accel_path, net = _source(run_or_json, net, layers_path)
     if net is None and layers_path is None:
         net = "default"
-    layers, accel = resolve_layers_and_hw(layers_path, net, image_size, accel_path)
+    layers, accel = resolve_layers_and_hw(layers_path, net, input_size or _run_input(run_or_json), accel_path)
     with input_errors("--out"):
         files = write(fmt, accel, layers, out)
     click.echo(json.dumps({"format": fmt, "layers": len(layers), "files": [str(f) for f in files]}))

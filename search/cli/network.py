@@ -9,6 +9,7 @@ import click
 from search.cli.common import (
     ARCH_OPTION,
     DATA_DIR_OPTION,
+    FIXED_INPUT_SIZE_OPTION,
     QUIET_OPTION,
     check_data_fits,
     check_out_dir,
@@ -111,17 +112,17 @@ def evaluate(checkpoint, data_dir):
 
 @click.command()
 @ARCH_OPTION
-@click.option("--image-size", type=click.IntRange(min=1), default=28, show_default=True, help="Input H = W.")
+@FIXED_INPUT_SIZE_OPTION
 @click.option(
     "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Images per inference."
 )
-@click.option("--in-channels", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--num-classes", type=click.IntRange(min=2), default=10, show_default=True)
-def layers(arch, image_size, batch, in_channels, num_classes):
-    """Print the layers file (JSON list of LayerShape) of a child network: what the accelerator sees."""
+def layers(arch, input_size, batch, num_classes):
+    """Print the layers file (JSON list of LayerShape) of a child network at the deployment input: what
+    the accelerator sees."""
     from nas.model import child_layer_shapes
 
-    shapes = child_layer_shapes(parse_arch(arch), image_size, batch, in_channels, num_classes)
+    shapes = child_layer_shapes(parse_arch(arch), input_size.hw, batch, input_size.channels, num_classes)
     click.echo(json.dumps([s.to_dict() for s in shapes], indent=1))
 
 

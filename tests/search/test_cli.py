@@ -18,7 +18,7 @@ def test_help_everywhere(command):
 
 
 def test_layers_prints_a_layers_file():
-    result = run("layers", "--arch", "default", "--image-size", "32", "--in-channels", "3")
+    result = run("layers", "--arch", "default", "--input-size", "3x32x32")
     assert result.exit_code == 0
     shapes = [LayerShape.from_dict(d) for d in json.loads(result.output)]
     assert shapes[0].in_channels == 3 and shapes[0].in_hw == (32, 32)
@@ -80,3 +80,12 @@ def test_train_refuses_to_clobber_and_trains(tmp_path, make_npz):
 def test_data_summary(fashion_mnist):
     result = run("data")
     assert result.exit_code == 0 and "train  55000 images" in result.output
+
+
+def test_layers_at_a_deployment_input_and_a_bad_one(cli):
+    import json
+
+    big = json.loads(cli("layers", "--arch", "default", "--input-size", "3x224x224").output)
+    assert big[0]["in_channels"] == 3 and big[0]["in_hw"] == [224, 224]
+    result = cli("layers", "--input-size", "3x224x")
+    assert result.exit_code == 2 and result.output.startswith("error:") and "--input-size" in result.output

@@ -48,3 +48,18 @@ def test_evaluate_reads_back_what_quantize_writes(tmp_path, cli):
     scored = cli("evaluate", tmp_path / "q" / "quantized.pt")
     assert scored.exit_code == 0, scored.output
     assert f"test accuracy {metrics['quant_test_acc'] * 100:.2f}%" in scored.output  # scored as quantized
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("search", "--input-size", "3x224"), "input"),  # 2 numbers: H x W, fine; the generator refuses it
+        (("search", "--input-size", "huge"), "input size"),
+        (("sweep", "--min-fps", "30", "--input-size", "1x2x3x4"), "--input-size"),
+    ],
+)
+def test_a_deployment_input_the_run_cannot_use_is_refused_before_any_work(cli, tmp_path, args, names):
+    result = cli(*args, "--out", tmp_path / "run")
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("error:") and names in result.output
+    assert not (tmp_path / "run" / "metrics.json").exists()

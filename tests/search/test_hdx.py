@@ -116,9 +116,11 @@ def test_generator_reach_is_what_its_accelerators_allow(evaluator):
     from accel_model.hwgen import SelectedMember
     from accel_model.hwgen_io import load_generator
     from accel_model.paths import DEFAULT_GENERATOR
+    from nas.deployment import InputSize
 
-    members, objective, size = load_generator(str(DEFAULT_GENERATOR))
-    template = cost_template(SearchSpace(), size, 1, 10)
+    members, objective, trained_at = load_generator(str(DEFAULT_GENERATOR))
+    trained = InputSize.from_dict(trained_at)
+    template = cost_template(SearchSpace(), trained.hw, trained.channels, 10)
     generator = SelectedMember(members, evaluator, template, objective)
     space_best, gen_best = reachable(evaluator, template), generator_reach(evaluator, template, generator)
     for key in ("latency_cycles", "energy_pj", "area_mm2"):

@@ -5,6 +5,7 @@ from accel_model.evaluator import CostEvaluator
 from accel_model.hwgen import OBJECTIVES, FreeAccelerator
 from accel_model.space import DesignSpace
 from nas.cost_template import cost_template
+from nas.deployment import InputSize
 from nas.space import SearchSpace
 from search.hwgen_check import hwgen_check
 
@@ -19,7 +20,10 @@ def test_hwgen_check_simulates_generated_and_top_accelerators():
     template = cost_template(SearchSpace(), 8)
     generator = FreeAccelerator(evaluator.relax.sizes)  # zero logits: the first value of every field
     arch = SearchSpace().default_arch()
-    rows = hwgen_check(evaluator, generator, template, [arch], OBJECTIVES["edap"], 8, top_k=2, progress=False)
+    deploy = InputSize(1, 8, 8)
+    rows = hwgen_check(
+        evaluator, generator, template, [arch], OBJECTIVES["edap"], deploy, top_k=2, progress=False
+    )
     (row,) = rows
     assert row["generated"] == "8x8 rf64 glb32 WS 8b"
     assert row["ratio"] > 0
