@@ -119,3 +119,23 @@ def test_dfq_table_composes_sources_and_finetunings(cli, tmp_path, trained):
         )
         assert bad.exit_code == 2 and message in bad.output, bad.output
     assert not (tmp_path / "b.csv").exists()
+
+
+@pytest.mark.parametrize(("given", "expected"), [((), (16, 16)), (("--w-bits", 4), (4, 16))])
+def test_quantize_on_a_search_run_folder_takes_its_accelerators_bits(cli, tmp_path, trained, given, expected):
+    import shutil
+
+    checkpoint, npz = trained
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(checkpoint, run / "model.pt")
+    accel = {"pe_rows": 16, "pe_cols": 16, "rf_bytes": 64, "glb_kib": 64, "dataflow": "WS", "bits": 16}
+    (run / "accelerator.json").write_text(json.dumps(accel))
+    result = cli("quantize", "--checkpoint", run, "--data-dir", npz, "--source", "noise", *given,
+                 "--profile", "smoke", "--out", tmp_path / "q", "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "q" / "metrics.json").read_text())
+    assert (metrics["w_bits"], metrics["a_bits"]) == expected
+    (run / "accelerator.json").write_text('{"bits": 6}')
+    bad = cli("quantize", "--checkpoint", run, "--data-dir", npz, "--out", tmp_path / "q2", "--quiet")
+    assert bad.exit_code == 2 and "accelerator.json" in bad.output and not (tmp_path / "q2").exists()
