@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from accel_model.domain import Accelerator, Cost, LayerShape
+from accel_model.sqlite_kind import open_kind
+
+CACHE_KIND = 0x436F5343  # the cache's SQLite application_id (accel_model.sqlite_kind)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS simulations (
@@ -63,12 +65,7 @@ class SimulationCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=60)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{self.path}: not a usable SQLite cache ({exc})") from None
+        self._db = open_kind(self.path, CACHE_KIND, SCHEMA, {"simulations"}, wal=True)
 
     def close(self) -> None:
         self._db.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from accel_model.constraints import CONSTRAINTS
+from accel_model.sqlite_kind import open_kind
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 FINISHED = ("done", "infeasible")
+RUNS_KIND = 0x436F5244  # the runs database's SQLite application_id (accel_model.sqlite_kind)
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,7 @@ class RunsDB:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            self.db = sqlite3.connect(self.path, timeout=60)
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{self.path}: not a runs database ({exc})") from None
+        self.db = open_kind(self.path, RUNS_KIND, SCHEMA, {"runs"})
         self.db.row_factory = sqlite3.Row
 
     def close(self) -> None:

@@ -207,8 +207,21 @@ QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bars.")
 WORKERS_OPTION = click.option(
     "--workers", type=click.IntRange(min=1), default=2, show_default=True,
     help="Processes simulating with ZigZag.")  # fmt: skip
+def check_cache(ctx, param, value: str | None) -> str | None:
+    """``--cache``: refused at once (one line) when it is not a simulation cache (a sweep's runs.db, a
+    foreign or corrupt file), before any simulation."""
+    from accel_model.cache import SimulationCache
+    from accel_model.paths import default_cache_path
+
+    try:
+        SimulationCache(value or default_cache_path()).close()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 CACHE_OPTION = click.option(
-    "--cache", type=click.Path(dir_okay=False), default=None,
+    "--cache", type=click.Path(dir_okay=False), default=None, callback=check_cache,
     help="SQLite simulation cache file (default: $COEXPLORE_HOME/sim_cache.sqlite).")  # fmt: skip
 LPF_OPTION = click.option("--lpf-limit", type=click.IntRange(1, 12), help="ZigZag LOMA lpf_limit.")
 INPUT_SIZE_HELP = (

@@ -63,3 +63,24 @@ def test_a_deployment_input_the_run_cannot_use_is_refused_before_any_work(cli, t
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert result.output.startswith("error:") and names in result.output
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_cache_option_pointing_at_a_runs_db_is_refused_and_the_file_unchanged(cli, tmp_path, write_json):
+    from search.sweep import RunsDB
+
+    runs = tmp_path / "sweep" / "runs.db"
+    runs.parent.mkdir()
+    RunsDB(runs).close()
+    before = runs.read_bytes()
+    hw = write_json("hw.json", {"pe_rows": 8, "pe_cols": 8, "rf_bytes": 64, "glb_kib": 64, "dataflow": "WS",
+                                "bits": 8})  # fmt: skip
+    result = cli("simulate", "--net", "default", "--hw", hw, "--cache", runs)
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "runs database" in result.output
+    assert runs.read_bytes() == before
+    cache_folder = tmp_path / "cache_folder"
+    cache_folder.mkdir()
+    from accel_model.cache import SimulationCache
+
+    SimulationCache(cache_folder / "runs.db").close()
+    listing = cli("runs", "list", cache_folder)
+    assert listing.exit_code == 2 and listing.output.count("\n") == 1 and "simulation cache" in listing.output
