@@ -2,12 +2,14 @@
 
 The accelerator's bit width is also the network's: in both steps of a search the supernet runs with every
 conv and linear weight fake-quantized per output channel (min/max) and every input of those layers per
-tensor (the batch's min/max), at the search's bit width, with ``dfq.quantizers`` (straight-through
-rounding). The bit width comes as a ``[n_bits]`` mix: in the weight step a plain one-hot sample (only
-that width is computed); in the architecture step a straight-through Gumbel sample, so the output is
-``sum_b mix_b * layer(Q_b(x), Q_b(w))`` in gradient but exactly the sampled width in value, and the
-cross-entropy reaches the bits logits. At 16 bits the error is about 1e-5 of a tensor's range (free);
-at 4 bits it is what it is.
+tensor (the batch's min/max), at the search's bit width, with ``dfq.quantizers`` (min/max ranges clip
+nothing, so the straight-through gradient is the identity and the rounding error is added as a constant:
+one addition backward). The bit width comes as a ``[n_bits]`` mix: in the weight step a plain one-hot
+sample (only that width is computed); in the architecture step a straight-through Gumbel sample, so the
+output is ``sum_b mix_b * layer(Q_b(x), Q_b(w))`` in gradient but exactly the sampled width in value, and
+the cross-entropy reaches the bits logits. That gradient needs every width's rounding error at every layer
+input, which makes the architecture step the expensive one (``benchmarks/search_overhead.py``). At 16 bits
+the error is about 1e-5 of a tensor's range (free); at 4 bits it is what it is.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfq.quantizers import affine_params, fake_quantize, per_channel_minmax
+from dfq.quantizers import affine_params, per_channel_minmax, quantization_error
 
 
 class BitsParams(nn.Module):
@@ -62,22 +64,30 @@ class BitsParams(nn.Module):
         return float(-(p * torch.log(p.clamp_min(1e-12))).sum())
 
 
-def _weight_fq(w: torch.Tensor, bits: int) -> torch.Tensor:
-    scale, zero_point = per_channel_minmax(w, bits)
-    return fake_quantize(w, scale, zero_point, bits)
+def _weight_error(w: torch.Tensor, bits: int) -> torch.Tensor:
+    return quantization_error(w, *per_channel_minmax(w, bits), bits)
 
 
-def _activation_fq(x: torch.Tensor, bits: int) -> torch.Tensor:
-    flat = x.detach()
-    scale, zero_point = affine_params(flat.min(), flat.max(), bits)
-    return fake_quantize(x, scale, zero_point, bits)
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    """A 1-D view of a dense tensor (reductions over a channels_last tensor are about 10x slower)."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).reshape(-1)
+    return x.reshape(-1)
 
 
-def mixed(x: torch.Tensor, mix: torch.Tensor, choices: tuple[int, ...], quantizer) -> torch.Tensor:
-    """``sum_b mix_b * quantizer(x, b)``; with a mix that carries no gradient only its one width runs."""
+def _activation_error(x: torch.Tensor, bits: int) -> torch.Tensor:
+    lo, hi = torch.aminmax(_flat(x.detach()))
+    return quantization_error(x, *affine_params(lo, hi, bits), bits)
+
+
+def mixed(x: torch.Tensor, mix: torch.Tensor, choices: tuple[int, ...], error) -> torch.Tensor:
+    """``sum_b mix_b * fake_quantize_b(x)`` for min/max ranges (nothing is clipped, so the straight-through
+    gradient to ``x`` is the identity): ``x + sum_b mix_b * error(x, b)``, the errors constants. The mix sums
+    to 1, so ``mix_b`` gets ``<grad, error_b>``, the same as from the full expression up to a term equal
+    for every width, which the softmax behind the mix cancels. A mix without gradient runs one width."""
     if not mix.requires_grad:
-        return quantizer(x, choices[int(mix.argmax())])
-    return sum(m * quantizer(x, b) for m, b in zip(mix, choices, strict=True))
+        return x + error(x, choices[int(mix.argmax())])
+    return x + sum(m * error(x, b) for m, b in zip(mix, choices, strict=True))
 
 
 class _Precision:
@@ -98,8 +108,8 @@ class QuantizedLayer(nn.Module):
         mix, choices = self.precision.mix, self.precision.choices
         if mix is None:
             return self.layer(x)
-        x = mixed(x, mix, choices, _activation_fq)
-        w = mixed(self.layer.weight, mix, choices, _weight_fq)
+        x = mixed(x, mix, choices, _activation_error)
+        w = mixed(self.layer.weight, mix, choices, _weight_error)
         if isinstance(self.layer, nn.Linear):
             return F.linear(x, w, self.layer.bias)
         return self.layer._conv_forward(x, w, self.layer.bias)

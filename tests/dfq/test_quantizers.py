@@ -10,6 +10,7 @@ from dfq.quantizers import (
     integer_range,
     per_channel_minmax,
     per_channel_mse,
+    quantization_error,
     quantize,
     sqnr_db,
 )
@@ -86,6 +87,18 @@ def test_fake_quantize_passes_gradients_straight_through_inside_the_range():
     scale, zp = affine_params(torch.tensor(-1.0), torch.tensor(1.0), 4)
     fake_quantize(x, scale, zp, 4).sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16])
+def test_the_quantization_error_is_fake_quantize_minus_x_as_a_constant(bits):
+    x = torch.randn(3, 5, 4, 4, requires_grad=True)
+    scale, zp = per_channel_minmax(x, bits)
+    err = quantization_error(x, scale, zp, bits)
+    assert not err.requires_grad
+    assert torch.allclose(x + err, fake_quantize(x, scale, zp, bits), atol=1e-6)
+    assert bool(err.abs().max() <= scale.max() / 2 + 1e-6)  # within half a step: min/max clips nothing
+    (x + err).sum().backward()
+    assert bool((x.grad == 1).all())
 
 
 def test_bad_bit_width():
