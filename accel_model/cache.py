@@ -108,6 +108,45 @@ class SimulationCache:
         for row in self._db.execute(query + " ORDER BY created", args):
             yield _record(row)
 
+    def check(self) -> dict[str, Any]:
+        """What the file holds, for ``coexplore cache check``: rows per backend and status, the most
+        common failure messages, SQLite's integrity check, the file's size."""
+        by = self._db.execute(
+            "SELECT backend, status, COUNT(*) FROM simulations GROUP BY backend, status "
+            "ORDER BY backend, status"
+        ).fetchall()
+        errors = self._db.execute(
+            "SELECT error, COUNT(*) AS n FROM simulations WHERE status = 'failed' "
+            "GROUP BY error ORDER BY n DESC LIMIT 5"
+        ).fetchall()
+        integrity = [row[0] for row in self._db.execute("PRAGMA integrity_check")]
+        return {
+            "path": str(self.path),
+            "bytes": self.path.stat().st_size,
+            "rows": {f"{backend} {status}": n for backend, status, n in by},
+            "ok": self.count("ok"),
+            "failed": self.count("failed"),
+            "common_failures": [{"error": (e or "").splitlines()[0][:200], "rows": n} for e, n in errors],
+            "integrity": "ok" if integrity == ["ok"] else "; ".join(integrity[:5]),
+        }
+
+    def forget_failed(self, backend: str | None = None) -> int:
+        """Delete the failed rows (of ``backend``), so that the next run simulates those pairs again;
+        returns how many."""
+        query, args = "DELETE FROM simulations WHERE status = 'failed'", []
+        if backend is not None:
+            query, args = query + " AND backend = ?", [backend]
+        n = self._db.execute(query, args).rowcount
+        self._db.commit()
+        return n
+
+    def vacuum(self) -> tuple[int, int]:
+        """Rebuild the file without free pages (after a ``forget``); (bytes before, bytes after)."""
+        before = self.path.stat().st_size
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.execute("VACUUM")
+        return before, self.path.stat().st_size
+
     def count(self, status: str | None = None) -> int:
         if status is None:
             return self._db.execute("SELECT COUNT(*) FROM simulations").fetchone()[0]

@@ -87,7 +87,9 @@ def fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor
 
 
 @torch.no_grad()
-def quantization_error(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bits: int) -> torch.Tensor:
+def quantization_error(
+    x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bits: int
+) -> torch.Tensor:
     """``fake_quantize(x) - x`` as a constant (no graph). ``x + quantization_error(x, ...)`` is the fake
     quantization with the identity as its straight-through gradient: exactly ``fake_quantize``'s gradient
     when the range holds every value of ``x`` (min/max ranges), at the cost of one addition backward."""

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from search.cli import accel, codesign, dfq, evaluator, explore, export, network
+from search.cli import accel, cache, codesign, dfq, evaluator, explore, export, network
 
 
 class OneLineErrors(click.Group):
@@ -46,5 +46,5 @@ def main() -> None:
     Exit codes: 0 done, 1 a run failed (traceback), 2 bad input (one line "error: ...")."""
 
 
-for group in (network, accel, evaluator, explore, codesign, dfq, export):
+for group in (network, accel, cache, evaluator, explore, codesign, dfq, export):
     group.register(main)

@@ -207,6 +207,8 @@ QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bars.")
 WORKERS_OPTION = click.option(
     "--workers", type=click.IntRange(min=1), default=2, show_default=True,
     help="Processes simulating with ZigZag.")  # fmt: skip
+
+
 def check_cache(ctx, param, value: str | None) -> str | None:
     """``--cache``: refused at once (one line) when it is not a simulation cache (a sweep's runs.db, a
     foreign or corrupt file), before any simulation."""

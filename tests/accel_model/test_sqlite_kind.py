@@ -33,11 +33,13 @@ def test_a_foreign_database_and_garbage_are_refused_in_one_sentence(tmp_path):
     db.execute("CREATE TABLE photos (id INTEGER)")
     db.commit()
     db.close()
-    with pytest.raises(ValueError, match=r"not a coexplore simulation cache \(it holds the tables photos\); move it aside"):
+    refusal = r"not a coexplore simulation cache \(it holds the tables photos\); move it aside"
+    with pytest.raises(ValueError, match=refusal):
         SimulationCache(foreign)
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"not sqlite at all " * 100)
-    with pytest.raises(ValueError, match="not a readable coexplore simulation cache, or a corrupt one") as err:
+    corrupt = "not a readable coexplore simulation cache, or a corrupt one"
+    with pytest.raises(ValueError, match=corrupt) as err:
         SimulationCache(garbage)
     assert str(garbage) in str(err.value) and "\n" not in str(err.value)
     assert garbage.read_bytes() == b"not sqlite at all " * 100
