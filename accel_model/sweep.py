@@ -114,8 +114,15 @@ class LocalPool:
     def as_completed(self, futures):
         return futures_as_completed(futures)
 
-    def close(self):
-        self.pool.shutdown(cancel_futures=True)
+    def close(self, kill: bool = False):
+        """Wait for the running work (``kill``: cancel everything and terminate the workers now)."""
+        if not kill:
+            self.pool.shutdown(cancel_futures=True)
+            return
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
 
 
 class DaskPool:
@@ -132,7 +139,7 @@ class DaskPool:
     def as_completed(self, futures):
         return self._as_completed(futures)
 
-    def close(self):
+    def close(self, kill: bool = False):
         pass
 
 

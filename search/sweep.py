@@ -2,15 +2,18 @@
 
 Each run is ``coexplore search`` with its constraint, seed and mode, in its own process, writing its own
 run folder under the sweep folder. ``runs.db`` (SQLite, beside the run folders) records every run:
-its config, status (pending, queued, done, infeasible, failed), metrics and run folder. A run is
-marked done only after its folder is complete, so a killed sweep keeps every finished run, and the
-same command resumes: pending and interrupted (queued) runs start again, finished ones are kept.
+its config, status (pending, queued, done, infeasible, failed, killed), metrics and run folder. A run is
+marked done only after its folder is complete, so a killed sweep keeps every finished run; runs it had
+queued are marked killed when it is interrupted (Ctrl-C, SIGTERM; a SIGKILL leaves them queued), and the
+same command resumes: pending, killed and queued runs start again, finished ones are kept.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -137,10 +140,19 @@ def run_one(args: Sequence[str], run_dir: str, threads: int | None = None) -> di
     env = None
     if threads:
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=_die_with_parent)
     metrics_path = Path(run_dir) / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     return {"returncode": proc.returncode, "metrics": metrics, "error": proc.stderr[-2000:]}
+
+
+def _die_with_parent() -> None:
+    """In the search's process before it runs (Linux): SIGTERM it when the worker that started it dies,
+    so that a killed sweep leaves no search running."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def outcome_status(result: dict[str, Any]) -> str:
@@ -167,24 +179,37 @@ def run_sweep(
     if todo:
         pool, client = open_pool(jobs, scheduler)
         threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
+        interrupted = False
         try:
             futures = {}
             for row in todo:
                 db.set_status(row["id"], "queued", started=time.time())
                 futures[pool.submit(run_one, json.loads(row["args"]), row["run_dir"], threads)] = row["id"]
-            for future in pool.as_completed(list(futures)):
-                run_id, result = futures[future], future.result()
-                db.set_status(
-                    run_id,
-                    outcome_status(result),
-                    metrics=json.dumps(result["metrics"]),
-                    error=result["error"] if result["returncode"] not in (0, 1) else None,
-                    finished=time.time(),
-                )
-                if on_done:
-                    on_done(db.rows([run_id])[0])
+            try:
+                _collect(db, pool, futures, on_done)
+            except BaseException:  # interrupted: what it had queued and not finished is killed
+                interrupted = True
+                for row in db.rows(list(futures.values())):
+                    if row["status"] == "queued":
+                        db.set_status(row["id"], "killed", finished=time.time())
+                raise
         finally:
-            pool.close()
+            pool.close(kill=interrupted)
             if client is not None:
                 client.close()
     return db.rows(ids)
+
+
+def _collect(db: RunsDB, pool, futures: dict, on_done: Callable[[dict], None] | None) -> None:
+    """Record each run's outcome as it finishes."""
+    for future in pool.as_completed(list(futures)):
+        run_id, result = futures[future], future.result()
+        db.set_status(
+            run_id,
+            outcome_status(result),
+            metrics=json.dumps(result["metrics"]),
+            error=result["error"] if result["returncode"] not in (0, 1) else None,
+            finished=time.time(),
+        )
+        if on_done:
+            on_done(db.rows([run_id])[0])

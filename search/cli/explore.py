@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import click
@@ -294,12 +295,17 @@ def sweep(targets, seeds, modes, penalties, profile, objective, lam, hw, jobs, s
     root.mkdir(parents=True, exist_ok=True)
     db = open_db(out, must_exist=False)
     click.echo(f"{len(planned)} runs in {root / 'runs.db'}")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that the runs it queued are marked killed
     try:
         rows = run_sweep(db, planned, root, jobs, scheduler, on_done=lambda row: click.echo(run_line(row)))
     finally:
         db.close()
     done = sum(r["status"] in ("done", "infeasible") for r in rows)
     click.echo(f"{done}/{len(rows)} finished -> {root}")
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 @click.group()

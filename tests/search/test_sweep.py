@@ -1,4 +1,9 @@
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +85,7 @@ def test_a_killed_sweep_resumes_from_runs_db(cli, tmp_path, make_npz):
     first = {r["id"]: r for r in RunsDB(root / "runs.db").rows()}
     done = [i for i, r in first.items() if r["status"] == "done"]
     assert len(done) == 1
+    assert [r["status"] for i, r in first.items() if i not in done] == ["killed"]
     args = (
         "sweep",
         "--min-fps",
@@ -109,6 +115,37 @@ def test_a_killed_sweep_resumes_from_runs_db(cli, tmp_path, make_npz):
     plot = cli("pareto", root)
     assert plot.exit_code == 0, plot.output
     assert (root / "pareto.png").stat().st_size > 10_000 and (root / "pareto.csv").is_file()
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(cmdline.parent.name)
+        except OSError:
+            pass
+    return found
+
+
+def test_a_terminated_sweep_marks_its_runs_killed_and_leaves_no_search_running(tmp_path, make_npz):
+    npz = make_npz(tmp_path / "d.npz", n_train=120, n_test=30, size=28, channels=1, layout="nhw")
+    root = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "search.cli", "sweep", "--min-fps", "1000", "--seeds", "1", "--modes", "hdx",
+           "--profile", "smoke", "--hw", "free", "--data-dir", str(npz), "--out", str(root)]  # fmt: skip
+    sweep = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not _processes_mentioning(f"{root}/hdx_"):
+        time.sleep(0.5)  # until the search itself runs
+    assert _processes_mentioning(f"{root}/hdx_"), "the search never started"
+    sweep.send_signal(signal.SIGTERM)
+    assert sweep.wait(timeout=60) == 128 + signal.SIGTERM
+    rows = RunsDB(root / "runs.db").rows()
+    assert [r["status"] for r in rows] == ["killed"]
+    deadline = time.time() + 30
+    while time.time() < deadline and _processes_mentioning(f"{root}/hdx_"):
+        time.sleep(0.5)
+    assert not _processes_mentioning(f"{root}/hdx_"), "a search outlived its sweep"
 
 
 def test_runs_and_pareto_need_a_sweep(cli, tmp_path):
