@@ -3,7 +3,9 @@ search), candidates verified with ZigZag along the trajectory, and the choice at
 
 - ``reachable``: the evaluator's lower bound of each constrained metric over the whole space: for
   every accelerator the cheapest op per slot (a network's cost is a sum over its slots' layers), then
-  the best accelerator. A target below it exits 2 with the reachable range.
+  the best accelerator. A target below it exits 2 with the reachable range. It takes tens of seconds
+  (every accelerator of the space), so it is kept in ``$COEXPLORE_HOME/reach/``, keyed by the
+  evaluator's weights and the cost template: each input size pays it once per machine.
 - ``generator_reach``: the same over the accelerators a frozen hardware generator proposes (an estimate:
   a target beyond it gets a warning, as the search with that generator will likely end infeasible).
 - ``TrajectoryVerifier``: called with each epoch's trajectory row, simulates its derived (arch,
@@ -15,7 +17,9 @@ search), candidates verified with ZigZag along the trajectory, and the choice at
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +31,7 @@ from accel_model.domain import Accelerator, Cost
 from accel_model.evaluator import CostEvaluator
 from accel_model.expected_cost import CostTemplate
 from accel_model.layer_features import layer_batch
+from accel_model.paths import data_dir
 from nas.arch import Arch
 from nas.data import Splits
 from nas.deployment import InputSize, deployed_layers
@@ -64,10 +69,35 @@ def best_of(parts) -> dict[str, float]:
     return best
 
 
-@torch.no_grad()
+def reach_key(evaluator: CostEvaluator, template: CostTemplate) -> str:
+    """What ``reachable`` depends on: the evaluator's weights and the template's layers and slots."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(evaluator.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(json.dumps([layer.to_dict() for layer in template.unique_layers]).encode())
+    for tensor in (*template.counts, template.allowed):
+        digest.update(tensor.cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def reachable(evaluator: CostEvaluator, template: CostTemplate, chunk: int = 4096) -> dict[str, float]:
     """The evaluator's smallest latency (cycles), energy (pJ) and area (mm2) over every (arch, accelerator)
-    of the space, each minimized on its own."""
+    of the space, each minimized on its own (kept on disk per evaluator and template)."""
+    path = data_dir() / "reach" / f"{reach_key(evaluator, template)}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    bounds = space_bounds(evaluator, template, chunk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(bounds))
+    partial.replace(path)  # atomic: a concurrent reader sees the whole file or none
+    return bounds
+
+
+@torch.no_grad()
+def space_bounds(evaluator: CostEvaluator, template: CostTemplate, chunk: int = 4096) -> dict[str, float]:
+    """``reachable`` computed: every accelerator of the space, in chunks."""
     relax = evaluator.relax
     layers = layer_batch(template.unique_layers, evaluator.space)
     parts = relax.all_indices().split(chunk)

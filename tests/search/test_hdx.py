@@ -126,3 +126,22 @@ def test_generator_reach_is_what_its_accelerators_allow(evaluator):
     for key in ("latency_cycles", "energy_pj", "area_mm2"):
         assert gen_best[key] >= space_best[key] * (1 - 1e-9)
     assert gen_best["latency_cycles"] > space_best["latency_cycles"]
+
+
+def test_the_space_bounds_are_kept_per_evaluator_and_template(evaluator, tmp_path, monkeypatch):
+    """The reachability bound is computed once per (evaluator, template) and then read back; another
+    input size is another key."""
+    from search import hdx_verify
+
+    monkeypatch.setenv("COEXPLORE_HOME", str(tmp_path))
+    at_28, at_32 = cost_template(SearchSpace(), 28), cost_template(SearchSpace(), 32)
+    assert hdx_verify.reach_key(evaluator, at_28) == hdx_verify.reach_key(
+        evaluator, cost_template(SearchSpace(), 28)
+    )
+    assert hdx_verify.reach_key(evaluator, at_28) != hdx_verify.reach_key(evaluator, at_32)
+    first = reachable(evaluator, at_28)
+    assert list((tmp_path / "reach").glob("*.json")) == [
+        tmp_path / "reach" / f"{hdx_verify.reach_key(evaluator, at_28)}.json"
+    ]
+    monkeypatch.setattr(hdx_verify, "space_bounds", lambda *a: pytest.fail("computed again"))
+    assert reachable(evaluator, at_28) == first
