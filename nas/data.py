@@ -4,6 +4,11 @@ holding the 4 standard files) or an ``.npz`` with ``x_train, y_train, x_test, y_
 Everything is held in memory as uint8 (N, C, H, W) tensors; batches are gathered, augmented and
 normalized with whole-batch tensor ops (no per-sample Python loop). A fixed, seeded validation split
 is carved from train, stratified by class; the test set is never used to choose anything.
+
+Augmentation is a random crop (padding H/8), plus a horizontal flip only where a mirrored image keeps its
+class: a dataset says so (``Dataset.flips``). Fashion-MNIST does (a folder whose name holds
+"fashion-mnist", as Debian's); any other data does not unless its ``.npz`` holds ``hflip=1``: a mirrored
+digit is another digit or none (flips cost MNIST 11 points after one epoch).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class Dataset:
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    flips: bool = False  # a horizontally mirrored image keeps its class (augmentation may flip)
 
     @property
     def channels(self) -> int:
@@ -70,6 +76,7 @@ class Splits:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     num_classes: int
+    flips: bool = False  # the dataset's: augmentation may mirror images horizontally
 
     @property
     def channels(self) -> int:
@@ -109,7 +116,8 @@ def load_idx_folder(folder: Path) -> Dataset:
     arrays = {}
     for key, stem in IDX_FILES.items():
         arrays[key] = read_idx(_find_idx(folder, stem), 3 if key.startswith("x") else 1)
-    return _to_dataset(folder.name or str(folder), arrays, folder)
+    name = folder.name or str(folder)
+    return _to_dataset(name, arrays, folder, flips="fashion-mnist" in name.lower())
 
 
 def _to_nchw(x: np.ndarray, path: Path) -> np.ndarray:
@@ -133,14 +141,15 @@ def load_npz(path: Path) -> Dataset:
             if missing:
                 raise DataError(f"{path}: missing arrays {missing}; an .npz needs {sorted(IDX_FILES)}")
             arrays = {key: npz[key] for key in IDX_FILES}
+            flips = bool(npz["hflip"]) if "hflip" in npz.files else False
     except (OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    return _to_dataset(path.stem, arrays, path)
+    return _to_dataset(path.stem, arrays, path, flips)
 
 
-def _to_dataset(name: str, arrays: dict[str, np.ndarray], path: Path) -> Dataset:
+def _to_dataset(name: str, arrays: dict[str, np.ndarray], path: Path, flips: bool = False) -> Dataset:
     x_train, x_test = _to_nchw(arrays["x_train"], path), _to_nchw(arrays["x_test"], path)
     y_train, y_test = (np.asarray(arrays[k]).reshape(-1).astype(np.int64) for k in ("y_train", "y_test"))
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
@@ -149,7 +158,7 @@ def _to_dataset(name: str, arrays: dict[str, np.ndarray], path: Path) -> Dataset
         raise DataError(f"{path}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
     if min(y_train.min(), y_test.min()) < 0:
         raise DataError(f"{path}: labels must be non-negative class indices")
-    return Dataset(name, *(torch.from_numpy(a) for a in (x_train, y_train, x_test, y_test)))
+    return Dataset(name, *(torch.from_numpy(a) for a in (x_train, y_train, x_test, y_test)), flips=flips)
 
 
 def resolve_data_source(source: str | Path | None = None) -> Path:
@@ -192,6 +201,7 @@ def split_validation(data: Dataset, val_fraction: float = 1 / 12, seed: int = 0)
         tuple(pixels.mean(1).tolist()),
         tuple(pixels.std(1).tolist()),
         data.num_classes,
+        data.flips,
     )
 
 
@@ -224,9 +234,10 @@ def iterate_batches(
     seed: int = 0,
     channels_last: bool = False,
     drop_last: bool = False,
+    flip: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield normalized float32 batches (B, C, H, W) and labels. Augmentation: crop with padding of
-    H/8 pixels and horizontal flip."""
+    H/8 pixels, and a random horizontal flip when ``flip`` (pass the dataset's ``flips``)."""
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=gen) if shuffle else torch.arange(len(x))
     mean_t = torch.tensor(mean).view(1, -1, 1, 1) * 255
@@ -236,7 +247,7 @@ def iterate_batches(
         idx = order[start : start + batch_size]
         xb = x[idx]
         if augment:
-            xb = random_crop_flip(xb, max(1, x.shape[2] // 8), True, gen)
+            xb = random_crop_flip(xb, max(1, x.shape[2] // 8), flip, gen)
         xb = (xb.float() - mean_t) * inv_std
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
@@ -245,6 +256,11 @@ def iterate_batches(
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def augmentation_label(flips: bool, image_size: int) -> str:
+    crop = f"random crop after {max(1, image_size // 8)}-px padding"
+    return crop + (" + horizontal flip" if flips else ", no flips (mirrored images may change class)")
 
 
 def describe_dataset(data: Dataset, splits: Splits) -> str:

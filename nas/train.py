@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from accel_model.files import atomic_write_bytes, clear_dir, load_torch_file
 from nas.arch import Arch
-from nas.data import Splits, iterate_batches, num_batches
+from nas.data import Splits, augmentation_label, iterate_batches, num_batches
 from nas.device import module_device, resolve_device
 from nas.model import ChildNet, build_child
 from nas.space import SearchSpace
@@ -63,6 +63,14 @@ PROFILES: dict[str, TrainConfig] = {
     "short": TrainConfig(epochs=2),
     "smoke": TrainConfig(epochs=1, batch_size=64, augment=False),
 }
+
+
+def augmentation_by_profile(flips: bool, image_size: int) -> str:
+    """Which training profiles augment, and how, for a dataset (``flips``: its images may be mirrored)."""
+    augmenting = [name for name, cfg in PROFILES.items() if cfg.augment]
+    plain = [name for name, cfg in PROFILES.items() if not cfg.augment]
+    return (f"augmentation: {', '.join(augmenting)}: {augmentation_label(flips, image_size)}; "
+            f"{', '.join(plain)}: none")  # fmt: skip
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -212,7 +220,7 @@ def train_model(
         model.train()
         batches = iterate_batches(
             splits.x_train, splits.y_train, cfg.batch_size, splits.mean, splits.std,
-            shuffle=True, augment=cfg.augment, seed=cfg.seed * 1000 + epoch,
+            shuffle=True, augment=cfg.augment, flip=splits.flips, seed=cfg.seed * 1000 + epoch,
             channels_last=cfg.channels_last, drop_last=True,
         )  # fmt: skip
         bar = tqdm(

@@ -110,7 +110,8 @@ def proxy_accuracy(ctx: BaselineContext, arch: Arch, seed: int, bits: int | None
     model = build_child(ctx.space, arch, splits.channels, splits.num_classes)
     opt = make_optimizer(model, cfg)
     batches = iterate_batches(splits.x_train, splits.y_train, cfg.batch_size, splits.mean, splits.std,
-                              shuffle=True, augment=True, seed=seed, drop_last=True)  # fmt: skip
+                              shuffle=True, augment=True, flip=splits.flips, seed=seed,
+                              drop_last=True)  # fmt: skip
     model.train()
     for step, (xb, yb) in zip(range(ctx.proxy_steps), batches, strict=False):
         for group in opt.param_groups:

@@ -255,7 +255,8 @@ def endless_batches(x, y, splits: Splits, batch_size: int, seed: int, augment: b
     rounds = 0
     while True:
         yield from iterate_batches(x, y, batch_size, splits.mean, splits.std, shuffle=True,
-                                   augment=augment, seed=seed + rounds, channels_last=channels_last,
+                                   augment=augment, flip=splits.flips, seed=seed + rounds,
+                                   channels_last=channels_last,
                                    drop_last=True)  # fmt: skip
         rounds += 1
 

@@ -47,7 +47,12 @@ TRAIN_OPTIONS = options(
     click.option(
         "--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Cross-entropy smoothing."
     ),
-    click.option("--augment/--no-augment", default=None, help="Random crop with padding + horizontal flip."),
+    click.option(
+        "--augment/--no-augment",
+        default=None,
+        help="Random crop with padding, and horizontal flips where the data allows them (`coexplore data` "
+        "says which).",
+    ),
     click.option("--seed", type=int, default=0, show_default=True, help="Seed for init and batch order."),
     click.option(
         "--threads", type=click.IntRange(min=0), default=0, help="Torch CPU threads (0: torch default)."
@@ -139,7 +144,9 @@ def space():
 def data_info(data_dir):
     """Summarize the dataset and its train / validation / test splits."""
     from nas.data import describe_dataset, load_dataset, split_validation
+    from nas.train import augmentation_by_profile
 
     with input_errors("data"):
         data = load_dataset(data_dir)
     click.echo(describe_dataset(data, split_validation(data)))
+    click.echo(f"  {augmentation_by_profile(data.flips, data.image_size)}")

@@ -125,3 +125,33 @@ def test_crop_flip_keeps_shape_and_content():
     flipped = random_crop_flip(x[:1].repeat(64, 1, 1, 1), 0, True, gen)
     n_flipped = sum(torch.equal(f, x[0].flip(2)) for f in flipped)
     assert 10 < n_flipped < 54
+
+
+def _mirror_count(flip: bool) -> int:
+    """How many of 64 copies of one asymmetric image come out of augmentation mirrored."""
+    x = torch.arange(8 * 8, dtype=torch.uint8).view(1, 1, 8, 8).repeat(64, 1, 1, 1)
+    y = torch.zeros(64, dtype=torch.long)
+    batch, _ = next(iterate_batches(x, y, 64, (0.0,), (1 / 255,), augment=True, flip=flip, seed=1))
+    mirrored = x[0].float().flip(2)
+    # a crop shifts by up to 1 px: compare the centre, which a 1-px shift of a mirror still shares
+    return sum(
+        any(torch.equal(b[:, 2:6, 2 + d : 6 + d], mirrored[:, 2:6, 2:6]) for d in (-1, 0, 1))
+        or any(
+            torch.equal(b[:, 2 + e : 6 + e, 2 + d : 6 + d], mirrored[:, 2:6, 2:6])
+            for d in (-1, 0, 1)
+            for e in (-1, 1)
+        )
+        for b in batch
+    )
+
+
+def test_flips_are_the_datasets_choice(tmp_path, make_npz, fashion_mnist):
+    """Fashion-MNIST may be mirrored; unknown data (digits, say) is only cropped unless it says hflip=1."""
+    assert fashion_mnist.flips and split_validation(fashion_mnist).flips
+    plain = load_dataset(make_npz(tmp_path / "d.npz"))
+    assert not plain.flips and not split_validation(plain).flips
+    arrays = dict(np.load(tmp_path / "d.npz"))
+    np.savez(tmp_path / "m.npz", **arrays, hflip=np.array(1))
+    assert load_dataset(tmp_path / "m.npz").flips
+    assert _mirror_count(flip=False) == 0
+    assert 10 < _mirror_count(flip=True) < 54
