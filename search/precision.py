@@ -68,16 +68,48 @@ def _weight_error(w: torch.Tensor, bits: int) -> torch.Tensor:
     return quantization_error(w, *per_channel_minmax(w, bits), bits)
 
 
-def _flat(x: torch.Tensor) -> torch.Tensor:
-    """A 1-D view of a dense tensor (reductions over a channels_last tensor are about 10x slower)."""
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-        return x.permute(0, 2, 3, 1).reshape(-1)
-    return x.reshape(-1)
+def _nhwc(x: torch.Tensor) -> torch.Tensor:
+    """The elements of ``x`` in (N, H, W, C) order, 1-D: a view of a channels_last tensor (a min/max over
+    a channels_last tensor is about 10x slower than over this view), a copy otherwise."""
+    return (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).reshape(-1)
+
+
+def _weight_error(w: torch.Tensor, bits: int) -> torch.Tensor:
+    return quantization_error(w, *per_channel_minmax(w, bits), bits)
 
 
 def _activation_error(x: torch.Tensor, bits: int) -> torch.Tensor:
-    lo, hi = torch.aminmax(_flat(x.detach()))
+    lo, hi = torch.aminmax(_nhwc(x.detach()))
     return quantization_error(x, *affine_params(lo, hi, bits), bits)
+
+
+EXACT_BITS = 16  # rounding at this many bits or more changes a tensor by ~1e-5 of its range: its error
+# is taken as zero in the mix's gradient (one rounding of every layer input saved per architecture step)
+
+
+class _ActivationMix(torch.autograd.Function):
+    """``x + sum_b mix_b * error_b(x)`` (per-tensor min/max rounding errors, constants) for a one-hot
+    ``mix``: the value rounds only at the sampled width. Backward, ``x`` gets the identity and ``mix_b``
+    gets ``<grad, error_b>``, each width's error recomputed into one buffer (no tensor kept per width)."""
+
+    @staticmethod
+    def forward(ctx, x, mix, choices):
+        lo, hi = torch.aminmax(_nhwc(x.detach()))
+        params = [affine_params(lo, hi, b) for b in choices]
+        chosen = int(mix.argmax())
+        ctx.save_for_backward(x)
+        ctx.choices, ctx.params = choices, params
+        return x + quantization_error(x, *params[chosen], choices[chosen])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xs, gs = _nhwc(x.detach()), _nhwc(grad)
+        grad_mix = torch.zeros(len(ctx.choices), dtype=grad.dtype)
+        for i, (p, b) in enumerate(zip(ctx.params, ctx.choices, strict=True)):
+            if b < EXACT_BITS:
+                grad_mix[i] = torch.dot(gs, quantization_error(xs, *p, b))
+        return grad, grad_mix, None
 
 
 def mixed(x: torch.Tensor, mix: torch.Tensor, choices: tuple[int, ...], error) -> torch.Tensor:
@@ -87,6 +119,8 @@ def mixed(x: torch.Tensor, mix: torch.Tensor, choices: tuple[int, ...], error) -
     for every width, which the softmax behind the mix cancels. A mix without gradient runs one width."""
     if not mix.requires_grad:
         return x + error(x, choices[int(mix.argmax())])
+    if error is _activation_error:
+        return _ActivationMix.apply(x, mix, choices)
     return x + sum(m * error(x, b) for m, b in zip(mix, choices, strict=True))
 
 

@@ -13,7 +13,7 @@ from nas.data import split_validation
 from nas.space import SearchSpace, Stage
 from nas.supernet import ArchParams, Supernet, uniform_paths
 from search.dance import SEARCH_PROFILES, SearchState, arch_loss, arch_step, endless_batches, weight_step
-from search.precision import BitsParams, at_precision, make_quantization_aware
+from search.precision import BitsParams, _activation_error, at_precision, make_quantization_aware, mixed
 
 TINY = SearchSpace(stem_channels=8, stages=(Stage(8, 1, 1), Stage(16, 1, 2)), head_channels=32)
 CHOICES = (4, 8, 16)
@@ -29,6 +29,28 @@ def test_bits_params_sample_one_hot_values_with_soft_gradients():
     assert fixed.derive() == 8 and not fixed.logits.requires_grad
     with pytest.raises(ValueError, match="not one of"):
         BitsParams(CHOICES, fixed=6)
+
+
+def _exact_mix_gradient(x, grad, mix):
+    exact = x + sum(m * _activation_error(x, b) for m, b in zip(mix, CHOICES, strict=True))
+    return torch.autograd.grad(exact, mix, grad)[0]
+
+
+@pytest.mark.parametrize("shape", [(8, 6, 7, 7), (128, 24, 28, 28)])
+def test_the_activation_mix_matches_the_full_expression(shape):
+    """Its value is the sampled width's fake quantization and its gradient the full mix's (16 bits:
+    taken as exact, its gradient zero)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last).requires_grad_()
+    grad = torch.randn(shape, generator=gen)
+    mix = torch.tensor([0.0, 1.0, 0.0], requires_grad=True)
+    out = mixed(x, mix, CHOICES, _activation_error)
+    assert torch.equal(out.detach(), (x + _activation_error(x, 8)).detach())
+    dx, dmix = torch.autograd.grad(out, (x, mix), grad)
+    assert torch.equal(dx, grad)
+    exact = _exact_mix_gradient(x, grad, mix)
+    assert torch.allclose(dmix[:2], exact[:2], rtol=1e-3, atol=1e-3) and dmix[2] == 0
+    assert abs(exact[2]) < 1e-3 * abs(exact[0])  # what 16 bits leaves out
 
 
 def test_sixteen_bits_cost_almost_nothing_and_four_bits_cost_something():
