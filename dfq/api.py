@@ -16,6 +16,7 @@ a table share one prepared source between the bit widths and fine-tunings of a s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -159,7 +160,9 @@ def quantize(
     }
     if splits is not None and evaluate_on is not None:
         x, y = {"test": (splits.x_test, splits.y_test), "val": (splits.x_val, splits.y_val)}[evaluate_on]
-        scored = compare_with_teacher(student, teacher, x, y, meta["mean"], meta["std"])
+        started = time.perf_counter()
+        scored = compare_with_teacher(student, teacher, x, y, meta["mean"], meta["std"], progress=progress)
+        metrics["evaluate_time_s"] = time.perf_counter() - started
         metrics |= {
             f"fp_{evaluate_on}_acc": scored["fp_acc"],
             f"quant_{evaluate_on}_acc": scored["quant_acc"],

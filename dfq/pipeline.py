@@ -16,13 +16,14 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from accel_model.files import atomic_write_bytes, load_torch_file
 from dfq.finetune import finetune
 from dfq.quant_model import QuantSpec, calibrate, quantize_model
 from dfq.settings import DFQSettings
 from dfq.sources.base import Source
-from nas.data import iterate_batches
+from nas.data import iterate_batches, num_batches
 from nas.device import module_device
 
 QUANTIZED_FORMAT = "coexplore-quantized-v1"
@@ -68,13 +69,17 @@ def compare_with_teacher(
     mean: tuple[float, ...],
     std: tuple[float, ...],
     batch_size: int = 500,
+    progress: bool = False,
 ) -> dict[str, float]:
-    """Top-1 accuracy of teacher and student on uint8 ``images`` and how often their top-1 agree."""
+    """Top-1 accuracy of teacher and student on uint8 ``images`` and how often their top-1 agree
+    (``progress``: a bar on stderr)."""
     student.eval()
     teacher.eval()
     fp = q = agree = 0
     device = module_device(teacher)
-    for xb, yb in iterate_batches(images, labels, batch_size, mean, std):
+    batches = iterate_batches(images, labels, batch_size, mean, std)
+    total = num_batches(len(labels), batch_size)
+    for xb, yb in tqdm(batches, total=total, desc="evaluate", disable=not progress, leave=False):
         xb, yb = xb.to(device), yb.to(device)
         t_pred, s_pred = teacher(xb).argmax(1), student(xb).argmax(1)
         fp += (t_pred == yb).sum().item()

@@ -93,12 +93,16 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x, y, splits: Splits, channels_last: bool = True, batch_size: int = 500
-) -> dict:
-    """Accuracy (fraction) and mean cross-entropy of ``model`` on uint8 images ``x``."""
+    model: nn.Module, x, y, splits: Splits, channels_last: bool = True, batch_size: int = 500,
+    progress: str | None = None,
+) -> dict:  # fmt: skip
+    """Accuracy (fraction) and mean cross-entropy of ``model`` on uint8 images ``x`` (``progress``: the
+    label of a bar on stderr)."""
     model.eval()
     correct, loss_sum, device = 0, 0.0, module_device(model)
-    for xb, yb in iterate_batches(x, y, batch_size, splits.mean, splits.std, channels_last=channels_last):
+    batches = iterate_batches(x, y, batch_size, splits.mean, splits.std, channels_last=channels_last)
+    total = num_batches(len(y), batch_size)
+    for xb, yb in tqdm(batches, total=total, desc=progress, disable=progress is None, leave=False):
         xb, yb = xb.to(device), yb.to(device)
         logits = model(xb)
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
@@ -157,10 +161,10 @@ def load_checkpoint(path: str | Path) -> tuple[ChildNet, dict[str, Any]]:
     return model, meta
 
 
-def evaluate_splits(model: nn.Module, splits: Splits) -> dict[str, float]:
-    """Accuracy (fraction) on the validation and the test split."""
+def evaluate_splits(model: nn.Module, splits: Splits, progress: bool = False) -> dict[str, float]:
+    """Accuracy (fraction) on the validation and the test split (``progress``: bars on stderr)."""
     return {
-        name: evaluate(model, x, y, splits, channels_last=False)["acc"]
+        name: evaluate(model, x, y, splits, channels_last=False, progress=name if progress else None)["acc"]
         for name, x, y in (("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test))
     }
 

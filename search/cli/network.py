@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -111,7 +112,7 @@ def evaluate(checkpoint, data_dir):
             model, meta = load_checkpoint(checkpoint)
     splits = load_splits(data_dir)
     check_data_fits(checkpoint, meta, splits)
-    for name, acc in evaluate_splits(model, splits).items():
+    for name, acc in evaluate_splits(model, splits, progress=sys.stderr.isatty()).items():
         click.echo(f"{name} accuracy {acc * 100:.2f}%")
 
 

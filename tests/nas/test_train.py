@@ -66,3 +66,14 @@ def test_quick_profile_reaches_91_percent(fashion_mnist, tmp_path):
         progress=False,
     )
     assert result["test_acc"] >= 0.91
+
+
+def test_evaluation_shows_a_bar_only_when_asked(tmp_path, make_npz, capsys):
+    from nas.model import build_child
+
+    splits = split_validation(load_dataset(make_npz(tmp_path / "d.npz", size=28, channels=1)), 0.1)
+    model = build_child(SearchSpace(), SearchSpace().default_arch(), 1, 10)
+    quiet = evaluate(model, splits.x_test, splits.y_test, splits, batch_size=10)
+    assert capsys.readouterr().err == ""
+    shown = evaluate(model, splits.x_test, splits.y_test, splits, batch_size=10, progress="test")
+    assert "test" in capsys.readouterr().err and shown == quiet
