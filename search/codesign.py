@@ -78,6 +78,7 @@ def plan(config: dict[str, Any], out_dir: Path, overwrite: bool = False) -> Code
         limits=config["limits"], hw=search["hw"],
     )  # fmt: skip
     hardware = dance_hardware(search["generator_path"], setup) if search["hw"] == "generator" else None
+    setup.score_design = False  # the quantize stage quantizes the child with the chosen DFQ method
     fresh = overwrite or not recorded.is_file()
     return Codesign(setup, constraints, hardware, dfq, config["source"], finetune, search["workers"],
                     out_dir, config, fresh)  # fmt: skip

@@ -73,7 +73,7 @@ def verify_design(
     workers: int = 2,
     progress: bool = True,
     reuse: Path | None = None,
-    dfq_profile: str = "design",
+    dfq_profile: str | None = "design",
     deploy: InputSize | None = None,
 ) -> dict[str, Any]:
     """Retrain, simulate, quantize to the accelerator's bits and write the run folder's files; returns
@@ -81,8 +81,9 @@ def verify_design(
 
     ``reuse``: a run folder whose child has the same arch and was trained with the same ``train_cfg``
     (seed included); its trained model is copied instead of training again (the table uses this).
-    ``dfq_profile``: the DFQ profile the design's quantized accuracy is measured with; ``deploy``: the
-    input the costs are of (None: the proxy dataset's)."""
+    ``dfq_profile``: the DFQ profile the design's quantized accuracy is measured with (None: not here, the
+    caller quantizes it itself, as ``codesign`` does); ``deploy``: the input the costs are of (None: the
+    proxy dataset's)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "arch.json").write_text(arch.to_json() + "\n")
     (out_dir / "accelerator.json").write_text(json.dumps(accel.to_dict(), indent=1) + "\n")
@@ -111,7 +112,11 @@ def verify_design(
         "train_time_s": result["train_time_s"],
         "predicted": cost_summary(predicted_cost(evaluator, layers, accel)),
         "simulated": cost_summary(simulated_cost(layers, accel, workers, progress)),
-        **score_design(out_dir, accel, splits, train_cfg.seed, progress, dfq_profile),
+        **(
+            score_design(out_dir, accel, splits, train_cfg.seed, progress, dfq_profile)
+            if dfq_profile
+            else {"bits": accel.bits}
+        ),
         **extra,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

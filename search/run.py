@@ -47,6 +47,7 @@ class Setup:
     out_dir: Path
     profile: str = "quick"
     deploy: InputSize | None = None  # the network's input at deployment: what every cost is of
+    score_design: bool = True  # quantize the derived child to its bits and score it (codesign: its own stage)
 
     def __post_init__(self) -> None:
         if self.deploy is None:
@@ -154,7 +155,8 @@ def finish(setup: Setup, arch, accel, extra: dict, start: float, workers: int, p
     }
     train_cfg = profile_config(setup.profile, seed=setup.cfg.seed)
     metrics = verify_design(setup.out_dir, setup.space, setup.splits, arch, accel, setup.evaluator, train_cfg,
-                            extra, workers, progress, dfq_profile=dfq_profile_for(setup.profile),
+                            extra, workers, progress,
+                            dfq_profile=dfq_profile_for(setup.profile) if setup.score_design else None,
                             deploy=setup.deploy)  # fmt: skip
     metrics["total_time_s"] = time.perf_counter() - start
     (setup.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -42,6 +42,7 @@ def test_a_codesign_run_writes_every_file_and_resumes_by_stage(tmp_path, cli):
     quant = json.loads((out / "quantized" / "metrics.json").read_text())
     accel = json.loads((out / "accelerator.json").read_text())
     assert quant["w_bits"] == quant["a_bits"] == accel["bits"]  # quantized to the accelerator's bits
+    assert not (out / "search" / "quantized.pt").exists()  # quantized once: by the quantize stage
     report = (out / "report.md").read_text()
     assert "fps >= 8000" in report and "met" in report and f"W{accel['bits']}A{accel['bits']}" in report
     again = cli("codesign", "--min-fps", "8000", *SMOKE, "--out", out)
