@@ -56,7 +56,7 @@ def front(pts: Sequence[dict[str, Any]], key: str = "latency_ms") -> list[dict[s
     """The points no other point beats on both accuracy (higher) and ``key`` (lower), by ``key``."""
     best = []
     for p in sorted(pts, key=lambda p: (p[key], -p["acc_q"])):
-        if not best or p["acc_q"] > best[-1]["test_acc"]:
+        if not best or p["acc_q"] > best[-1]["acc_q"]:
             best.append(p)
     return best
 

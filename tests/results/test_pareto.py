@@ -8,7 +8,9 @@ def point(acc, latency, mode="hdx", met=True):
         "seed": 0,
         "penalty": None,
         "constraints": {"min_fps": 5000.0},
-        "test_acc": acc,
+        "bits": 4,
+        "acc_fp": acc + 0.01,
+        "acc_q": acc,
         "met": met,
         "latency_ms": latency,
         "fps": 1e3 / latency,
@@ -20,13 +22,15 @@ def point(acc, latency, mode="hdx", met=True):
 
 def test_front_keeps_only_undominated_points_by_cost():
     pts = [point(0.90, 0.2), point(0.85, 0.1), point(0.88, 0.3), point(0.91, 0.25), point(0.84, 0.15)]
-    assert [(p["test_acc"], p["latency_ms"]) for p in front(pts)] == [(0.85, 0.1), (0.90, 0.2), (0.91, 0.25)]
+    assert [(p["acc_q"], p["latency_ms"]) for p in front(pts)] == [(0.85, 0.1), (0.90, 0.2), (0.91, 0.25)]
     assert front([]) == []
 
 
 def test_points_take_finished_runs_and_their_constraint_checks():
     metrics = {
         "test_acc": 0.9,
+        "acc_q": 0.85,
+        "accelerator": {"bits": 4},
         "simulated": {"latency_ms": 0.1, "fps": 1e4, "energy_uj": 2.0, "area_mm2": 0.4, "edap": 1e-9},
         "constraints": [{"constraint": "fps >= 5000", "simulated": 1e4, "met": True}],
     }
@@ -52,6 +56,7 @@ def test_points_take_finished_runs_and_their_constraint_checks():
     ]
     pts = points(rows)
     assert [p["id"] for p in pts] == ["a"] and pts[0]["met"] and pts[0]["latency_ms"] == 0.1
+    assert (pts[0]["acc_q"], pts[0]["acc_fp"], pts[0]["bits"]) == (0.85, 0.9, 4)  # accuracy at the bits
 
 
 def test_plot_writes_a_png(tmp_path):

@@ -1,9 +1,10 @@
 from results.sweep_table import best_penalty_weight, markdown, summary_rows
 
 
-def run(mode, fps_target, met, test_acc, val_acc, weight=None, edap=1e-9):
+def run(mode, fps_target, met, acc_q, acc_q_val, weight=None, edap=1e-9):
+    """A sweep point as ``results.pareto.points`` makes it: accuracy at the design's bits."""
     return {"mode": mode, "penalty": weight, "constraints": {"min_fps": fps_target}, "met": met,
-            "test_acc": test_acc, "val_acc": val_acc, "edap": edap}  # fmt: skip
+            "acc_q": acc_q, "acc_q_val": acc_q_val, "edap": edap}  # fmt: skip
 
 
 SWEEP = [
@@ -27,8 +28,8 @@ def test_summary_compares_hdx_with_the_chosen_weight_and_the_best_meeting_run():
     rows = summary_rows(SWEEP)
     assert [r["target"] for r in rows] == ["fps >= 8000", "fps >= 12000"]
     low, high = rows
-    assert low["hdx_met"] == "2/2" and low["hdx_test_acc"] == "89.00 ± 1.41"
-    assert (low["penalty_weight"], low["penalty_met"], low["penalty_test_acc"]) == ("10", "1/1", "87.00")
+    assert low["hdx_met"] == "2/2" and low["hdx_acc_q"] == "89.00 ± 1.41"
+    assert (low["penalty_weight"], low["penalty_met"], low["penalty_acc_q"]) == ("10", "1/1", "87.00")
     assert low["best_penalty_run_meeting"] == "89.00 (weight 1)"  # chosen by validation accuracy
     assert high["best_penalty_run_meeting"] == "85.00 (weight 10)"  # the weight-1 run missed the target
     table = markdown(rows)
