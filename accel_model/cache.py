@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from accel_model.domain import Accelerator, Cost, LayerShape
-from accel_model.sqlite_kind import open_kind
+from accel_model.sqlite_kind import check_kind, open_kind
 
 CACHE_KIND = 0x436F5343  # the cache's SQLite application_id (accel_model.sqlite_kind)
 
@@ -66,6 +66,12 @@ class SimulationCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = open_kind(self.path, CACHE_KIND, SCHEMA, {"simulations"}, wal=True)
+
+    @staticmethod
+    def refuse_unusable(path: str | Path) -> None:
+        """ValueError (one line) when ``path`` exists and is not a usable simulation cache; reads only,
+        so a missing file (and its folder) is not created."""
+        check_kind(Path(path), CACHE_KIND, {"simulations"})
 
     def close(self) -> None:
         self._db.close()

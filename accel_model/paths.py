@@ -10,11 +10,16 @@ DEFAULT_EVALUATOR = PACKAGE_DATA / "evaluator.pt"  # the committed evaluator net
 DEFAULT_GENERATOR = PACKAGE_DATA / "hwgen_edap.pt"  # the committed hardware generator (EDAP)
 
 
+def home_dir() -> Path:
+    """The folder, named only: it is created by whatever first writes in it."""
+    return Path(os.environ.get("COEXPLORE_HOME") or Path.home() / ".cache" / "coexplore")
+
+
 def data_dir() -> Path:
-    path = Path(os.environ.get("COEXPLORE_HOME") or Path.home() / ".cache" / "coexplore")
+    path = home_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def default_cache_path() -> Path:
-    return data_dir() / "sim_cache.sqlite"
+    return home_dir() / "sim_cache.sqlite"

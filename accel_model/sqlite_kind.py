@@ -5,6 +5,7 @@ corrupt file; each refusal is one ``ValueError`` sentence naming the file and wh
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 # application_id values: "CoSC" (simulation cache) and "CoRD" (runs database), as big-endian int32
@@ -16,31 +17,61 @@ def open_kind(path: Path, application_id: int, schema: str, own_tables: set[str]
     """Open (or create) ``path`` as the kind ``application_id``: a new or empty file gets the marker and
     ``schema``; a file with the marker opens; an unmarked file holding only ``own_tables`` (written
     before markers existed) gets the marker; anything else is refused."""
-    kind = KINDS[application_id]
-    hint = f"move it aside or choose another file for the {kind}"
     try:
         db = sqlite3.connect(path, timeout=timeout)
     except sqlite3.Error as exc:
-        raise ValueError(f"{path}: cannot open it as a {kind} ({exc})") from None
-    try:
-        found = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if found not in (0, application_id):
-            what = KINDS.get(found, f"database of another program (application_id {found:#x})")
-            raise ValueError(f"{path} is a {what}, not a {kind}; {hint}")
-        if found == 0 and tables and not tables <= own_tables:
-            raise ValueError(
-                f"{path} is not a {kind} (it holds the tables {', '.join(sorted(tables))}); {hint}"
-            )
+        raise ValueError(f"{path}: cannot open it as a {KINDS[application_id]} ({exc})") from None
+    with _refusing(path, application_id, db):
+        found = _check_marker(db, path, application_id, own_tables)
         if wal:
             db.execute("PRAGMA journal_mode=WAL")
         if found == 0:
             db.execute(f"PRAGMA application_id = {application_id}")
         db.executescript(schema)
+    return db
+
+
+def check_kind(path: Path, application_id: int, own_tables: set[str]) -> None:
+    """Refuse ``path`` (ValueError, one line) when it exists and is not the kind ``application_id`` or
+    cannot be read; read-only: a missing file is not created, an existing one is not changed."""
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: cannot open it as a {KINDS[application_id]} ({exc})") from None
+    with _refusing(path, application_id, db):
+        _check_marker(db, path, application_id, own_tables)
+    db.close()
+
+
+def _check_marker(db: sqlite3.Connection, path: Path, application_id: int, own_tables: set[str]) -> int:
+    kind = KINDS[application_id]
+    found = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if found not in (0, application_id):
+        what = KINDS.get(found, f"database of another program (application_id {found:#x})")
+        raise ValueError(f"{path} is a {what}, not a {kind}; {_hint(kind)}")
+    if found == 0 and tables and not tables <= own_tables:
+        held = ", ".join(sorted(tables))
+        raise ValueError(f"{path} is not a {kind} (it holds the tables {held}); {_hint(kind)}")
+    return found
+
+
+def _hint(kind: str) -> str:
+    return f"move it aside or choose another file for the {kind}"
+
+
+@contextmanager
+def _refusing(path: Path, application_id: int, db: sqlite3.Connection):
+    """Close ``db`` on any refusal; SQLite's own errors become one line naming the file."""
+    kind = KINDS[application_id]
+    try:
+        yield
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise ValueError(f"{path}: not a readable {kind}, or a corrupt one ({exc}); {hint}") from None
+        raise ValueError(f"{path}: not a readable {kind}, or a corrupt one ({exc}); {_hint(kind)}") from None
     except ValueError:
         db.close()
         raise
-    return db

@@ -40,8 +40,8 @@ def points(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seed": row["seed"],
                 "penalty": row["penalty"],
                 "constraints": row["constraints"],
-                "bits": metrics["accelerator"]["bits"],
-                "acc_fp": metrics["test_acc"],
+                "bits": metrics["bits"],
+                "acc_fp": metrics["acc_fp"],
                 # accuracy means the network's at the design's bits (nan: a run made before that)
                 "acc_q": metrics.get("acc_q", float("nan")),
                 "acc_q_val": metrics.get("acc_q_val", float("nan")),

@@ -130,7 +130,7 @@ def runs_listing(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         m = row["metrics"] or {}
         sim = m.get("simulated", {})
-        fp = f"{m['test_acc'] * 100:.2f}" if "test_acc" in m else "-"
+        fp = f"{m['acc_fp'] * 100:.2f}" if "acc_fp" in m else "-"
         acc = f"{m.get('bits', '-'):>4} {fp:>6} " + (
             f"{m['acc_q'] * 100:.2f}" if "acc_q" in m else "-"
         ).rjust(6)

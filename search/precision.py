@@ -64,10 +64,6 @@ class BitsParams(nn.Module):
         return float(-(p * torch.log(p.clamp_min(1e-12))).sum())
 
 
-def _weight_error(w: torch.Tensor, bits: int) -> torch.Tensor:
-    return quantization_error(w, *per_channel_minmax(w, bits), bits)
-
-
 def _nhwc(x: torch.Tensor) -> torch.Tensor:
     """The elements of ``x`` in (N, H, W, C) order, 1-D: a view of a channels_last tensor (a min/max over
     a channels_last tensor is about 10x slower than over this view), a copy otherwise."""

@@ -216,7 +216,7 @@ def check_cache(ctx, param, value: str | None) -> str | None:
     from accel_model.paths import default_cache_path
 
     try:
-        SimulationCache(value or default_cache_path()).close()
+        SimulationCache.refuse_unusable(value or default_cache_path())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return value

@@ -54,5 +54,6 @@ def test_dask_local_cluster_equals_process_pool(tmp_path):
 def test_corrupt_cache_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ValueError, match="not a usable SQLite cache"):
+    message = r"bad.sqlite: not a readable coexplore simulation cache.*move it aside"
+    with pytest.raises(ValueError, match=message):
         SimulationCache(bad)

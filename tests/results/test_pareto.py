@@ -28,9 +28,9 @@ def test_front_keeps_only_undominated_points_by_cost():
 
 def test_points_take_finished_runs_and_their_constraint_checks():
     metrics = {
-        "test_acc": 0.9,
+        "acc_fp": 0.9,
         "acc_q": 0.85,
-        "accelerator": {"bits": 4},
+        "bits": 4,
         "simulated": {"latency_ms": 0.1, "fps": 1e4, "energy_uj": 2.0, "area_mm2": 0.4, "edap": 1e-9},
         "constraints": [{"constraint": "fps >= 5000", "simulated": 1e4, "met": True}],
     }

@@ -166,7 +166,8 @@ def test_runs_summary_reads_finished_runs(cli, tmp_path):
     for i, run in enumerate(runs):
         met = run.mode == "hdx" or run.seed == 0
         check = {"constraint": "fps >= 1000", "simulated": 2000.0, "met": met}
-        metrics = {"test_acc": 0.8 + 0.01 * i, "val_acc": 0.8, "simulated": sim, "constraints": [check]}
+        acc = {"acc_fp": 0.8 + 0.01 * i, "acc_q": 0.7 + 0.01 * i, "bits": 4, "val_acc": 0.8}
+        metrics = {**acc, "simulated": sim, "constraints": [check]}
         db.set_status(run.id, "done", metrics=json.dumps(metrics))
     db.close()
     result = cli("runs", "summary", tmp_path, "--csv", tmp_path / "summary.csv")
