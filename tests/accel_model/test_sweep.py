@@ -57,3 +57,35 @@ def test_corrupt_cache_file_is_a_clear_error(tmp_path):
     message = r"bad.sqlite: not a readable coexplore simulation cache.*move it aside"
     with pytest.raises(ValueError, match=message):
         SimulationCache(bad)
+
+
+WRITER = """
+import sys
+from accel_model.domain import Accelerator, LayerShape
+from accel_model.sweep import sweep
+first, cache = int(sys.argv[1]), sys.argv[2]
+pairs = [(LayerShape(8, 8 * (i + 1), 3, 1, 1, (8, 8)), Accelerator(8, 8, 64, 32, "WS", 8)) for i in range(8)]
+report = sweep(pairs[first:first + 5], "zigzag", {"lpf_limit": 2}, cache, workers=1, progress=False)
+assert report.failed == 0, report
+"""
+
+
+def test_two_processes_write_one_cache_without_losing_or_breaking_anything(tmp_path):
+    """Two sweeps in separate processes write the same cache file at once (3 of their 5 pairs are the
+    same): both succeed, the file holds each of the 7 pairs once, and SQLite's integrity check passes."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "shared.sqlite"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(first), str(db)], stderr=subprocess.PIPE, text=True
+        )
+        for first in (0, 2)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    with SimulationCache(db) as cache:
+        report = cache.check()
+    assert report["ok"] == 7 and report["failed"] == 0 and report["integrity"] == "ok"
