@@ -27,11 +27,13 @@ def atomic_write_bytes(path: str | Path, writer: Callable[[IO[bytes]], Any]) -> 
 
 
 def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """A CSV with a header from the first row's keys, written atomically."""
+    """A CSV with a header from the rows' keys (the first row's, then any later row adds), written
+    atomically; a row without a column leaves it empty."""
+    fieldnames = list(dict.fromkeys(key for row in rows for key in row))
 
     def write(fh: IO[bytes]) -> None:
         text = io.TextIOWrapper(fh, newline="")
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(text, fieldnames=fieldnames, restval="")
         writer.writeheader()
         writer.writerows(rows)
         text.detach()  # flush into fh, leave it open for the atomic rename

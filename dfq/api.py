@@ -169,6 +169,7 @@ def quantize(
             "top1_agreement": scored["top1_agreement"],
         }
     metrics |= {
+        **prepared.facts,
         "source_prepare_time_s": prepared.prepare_time_s,
         **info,
         "total_time_s": prepared.prepare_time_s + info["calibrate_time_s"] + info["finetune_time_s"],

@@ -239,6 +239,8 @@ def run_table(
                 )
                 row = {"method": method.label, "teacher": fingerprint, "protocol": protocol_id}
                 row.update({k: metrics[k] for k in RUN_FIELDS[3:]})
+                if "generator_retries" in metrics:  # a generator source: which seed it trained with
+                    row |= {k: metrics[k] for k in ("generator_seed", "generator_retries")}
                 rows.append(row)
                 write_rows(runs_path(table), rows)
                 if on_row:

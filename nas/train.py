@@ -6,6 +6,7 @@ input/normalization facts and the training config, so ``load_checkpoint`` rebuil
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -42,6 +43,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     warmup_epochs: float = 0.3
     augment: bool = True
+    max_steps_per_epoch: int = 0  # 0: every batch of the training split; >0: the first that many
     channels_last: bool = True
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
@@ -52,6 +54,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
+        if self.max_steps_per_epoch < 0:
+            raise ValueError(f"max_steps_per_epoch must be >= 0, got {self.max_steps_per_epoch}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         resolve_device(self.device)  # ValueError naming a device this machine cannot use
@@ -61,7 +65,8 @@ PROFILES: dict[str, TrainConfig] = {
     "quick": TrainConfig(epochs=7),
     "full": TrainConfig(epochs=30, label_smoothing=0.1),
     "short": TrainConfig(epochs=2),
-    "smoke": TrainConfig(epochs=1, batch_size=64, augment=False),
+    # smoke: a pipeline check, not a model (a one-target sweep within 2 minutes on 2 cores)
+    "smoke": TrainConfig(epochs=1, batch_size=64, augment=False, max_steps_per_epoch=60),
 }
 
 
@@ -216,6 +221,8 @@ def train_model(
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     steps_per_epoch = num_batches(len(splits.y_train), cfg.batch_size, drop_last=True)
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
     total, warmup = cfg.epochs * steps_per_epoch, max(1, round(cfg.warmup_epochs * steps_per_epoch))
     metrics_path, best_path = out_dir / "metrics.jsonl", out_dir / "best.pt"
     metrics_path.write_text("")
@@ -228,7 +235,10 @@ def train_model(
             channels_last=cfg.channels_last, drop_last=True,
         )  # fmt: skip
         bar = tqdm(
-            batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress
+            itertools.islice(batches, steps_per_epoch),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not progress,
         )
         loss_sum = 0.0
         for xb, yb in bar:
@@ -245,6 +255,7 @@ def train_model(
         val = evaluate(model, splits.x_val, splits.y_val, splits, cfg.channels_last)
         record = {
             "epoch": epoch + 1,
+            "steps": steps_per_epoch,
             "train_loss": loss_sum / steps_per_epoch,
             "val_acc": val["acc"],
             "val_loss": val["loss"],

@@ -51,6 +51,7 @@ class Source:
         self.teacher, self.context = teacher.eval(), context
         self.config = context.settings.config(self.config_class) if self.config_class else None
         self.device = module_device(teacher)  # samples come out on the teacher's device
+        self.facts: dict = {}  # what building it found, for the run's metrics (a generator's checks)
         start = time.perf_counter()
         self._prepare()
         self.prepare_time_s = time.perf_counter() - start

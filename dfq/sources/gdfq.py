@@ -16,7 +16,9 @@ from torch import nn
 from tqdm import tqdm
 
 from dfq.bn_stats import BNStatsLoss
+from dfq.failures import GeneratorCollapsed
 from dfq.settings import MethodConfig
+from dfq.sources import generator_check
 from dfq.sources.base import Source, register_source
 
 
@@ -160,20 +162,37 @@ class GDFQSource(Source):
         return Generator(self.config.latent_dim, ctx.num_classes, channels, size)
 
     def _prepare(self) -> None:
+        """Train the generator; when the data-free check (``generator_check``) finds it collapsed, train
+        it again with the next seed of its own sequence (seed + 1000, + 2000: apart from the other seeds
+        of a table), up to ``RETRIES`` times, then refuse. A generator trained for fewer than
+        ``MIN_STEPS_JUDGED`` steps (the smoke profile) is checked and recorded, not judged. Every attempt
+        is in ``facts``."""
+        ctx, check = self.context, generator_check
+        judged = self.config.generator_steps >= check.MIN_STEPS_JUDGED
+        checks = []
+        for attempt in range(check.RETRIES + 1):
+            seed = ctx.seed + 1000 * attempt
+            self.generator, self.history = self._train(seed)
+            health = check.generator_health(self.generator.sample, self.teacher, ctx.input_shape)
+            problems = health.problems()
+            checks.append({"seed": seed, **health.to_dict(), "problems": problems})
+            if not (judged and problems):
+                break
+        else:
+            raise GeneratorCollapsed(
+                f"{self.name}: the generator collapsed with every seed tried "
+                f"({', '.join(str(c['seed']) for c in checks)}): {'; '.join(problems)}"
+            )
+        self.facts = {"generator_seed": seed, "generator_retries": attempt, "generator_checks": checks}
+
+    def _train(self, seed: int) -> tuple[Generator, list[dict[str, float]]]:
         ctx, c = self.context, self.config
-        torch.manual_seed(ctx.seed)
-        self.generator = self.make_generator().to(self.device)
+        torch.manual_seed(seed)
+        generator = self.make_generator().to(self.device)
         objective = self.objective_class(self.teacher, c)
-        self.history = train_generator(
-            self.generator,
-            objective,
-            c.generator_steps,
-            ctx.settings.batch_size,
-            c.generator_lr,
-            ctx.seed,
-            ctx.progress,
-            f"{self.name} generator",
-        )
+        history = train_generator(generator, objective, c.generator_steps, ctx.settings.batch_size,
+                                  c.generator_lr, seed, ctx.progress, f"{self.name} generator")  # fmt: skip
+        return generator, history
 
     @torch.no_grad()
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

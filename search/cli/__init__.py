@@ -2,8 +2,9 @@
 and prints. No library module imports from here; building the command line imports no torch (each
 command imports what it calls), so ``coexplore --help`` answers at once.
 
-Exit codes: 0 done; 1 a run failed (a traceback or a simulator error: a bug or the tool's limit, never
-your input); 2 bad input (one line ``error: ...`` naming the option or field, before any expensive work).
+Exit codes: 0 done; 1 a run failed (a traceback, a simulator error or a data-free generator that
+collapsed with every seed tried: a bug or the tool's limit, never your input); 2 bad input (one line
+``error: ...`` naming the option or field, before any expensive work).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 import click
 
+from dfq.failures import GeneratorCollapsed
 from search.cli import accel, cache, codesign, dfq, evaluator, explore, export, network
 
 
@@ -30,6 +32,9 @@ class OneLineErrors(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
+        except GeneratorCollapsed as exc:  # the run failed, loudly and in one line: not the input's fault
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
         except click.exceptions.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)

@@ -152,6 +152,13 @@ def quantize(common, source, finetune, w_bits, a_bits, seed, out, overwrite):
     run_facts = {k: v for k, v in metrics.items() if k != "spec"}
     save_quantized(out_dir / "quantized.pt", student, spec, run.meta, run_facts)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if metrics.get("generator_retries"):
+        collapsed = [c for c in metrics["generator_checks"] if c["problems"]]
+        seeds = ", ".join(str(c["seed"]) for c in collapsed)
+        click.echo(
+            f"note: the generator collapsed with seed(s) {seeds} ({collapsed[0]['problems'][0]}); "
+            f"trained again with seed {metrics['generator_seed']}"
+        )
     click.echo(
         f"W{w_bits}A{a_bits} {metrics['method']}: test accuracy {metrics['quant_test_acc'] * 100:.2f}% "
         f"(FP {metrics['fp_test_acc'] * 100:.2f}%, top-1 agreement {metrics['top1_agreement'] * 100:.2f}%) "

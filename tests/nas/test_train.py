@@ -26,6 +26,16 @@ def test_profiles_and_overrides():
         TrainConfig(optimizer="lamb")
     with pytest.raises(ValueError, match="unknown device"):
         TrainConfig(device="gpu0")
+    with pytest.raises(ValueError, match="max_steps_per_epoch must be >= 0"):
+        TrainConfig(max_steps_per_epoch=-1)
+
+
+def test_a_step_cap_ends_each_epoch_early(tmp_path, make_npz):
+    splits = split_validation(load_dataset(make_npz(tmp_path / "d.npz", n_train=512, size=16)), 0.25)
+    cfg = TrainConfig(epochs=2, batch_size=32, augment=False, max_steps_per_epoch=3)
+    train_child(TINY, TINY.default_arch(), splits, cfg, tmp_path / "run", progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["steps"] for r in lines] == [3, 3]  # 384 training images at 32 per batch would be 12
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])

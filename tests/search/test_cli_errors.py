@@ -84,3 +84,16 @@ def test_a_cache_option_pointing_at_a_runs_db_is_refused_and_the_file_unchanged(
     SimulationCache(cache_folder / "runs.db").close()
     listing = cli("runs", "list", cache_folder)
     assert listing.exit_code == 2 and listing.output.count("\n") == 1 and "simulation cache" in listing.output
+
+
+def test_a_collapsed_generator_fails_the_run_in_one_line(monkeypatch, cli, tmp_path):
+    from dfq.sources import generator_check
+
+    monkeypatch.setattr(generator_check, "MIN_STEPS_JUDGED", 0)
+    monkeypatch.setattr(generator_check, "MAX_BNS_TO_NOISE", 0.0)  # no generator can pass
+    result = cli("quantize", "--checkpoint", "results/teachers/default_child.pt", "--source", "gdfq",
+                 "--profile", "smoke", "--out", tmp_path / "q", "--quiet")  # fmt: skip
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    collapsed = "error: gdfq: the generator collapsed with every seed tried (0, 1000, 2000):"
+    assert result.output.startswith(collapsed)
+    assert not (tmp_path / "q").exists()
