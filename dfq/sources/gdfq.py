@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+import dfq.sources.generator_check as generator_check
 from dfq.bn_stats import BNStatsLoss
 from dfq.failures import GeneratorCollapsed
 from dfq.settings import MethodConfig
-from dfq.sources import generator_check
 from dfq.sources.base import Source, register_source
 
 
