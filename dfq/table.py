@@ -241,6 +241,8 @@ def run_table(
                 row.update({k: metrics[k] for k in RUN_FIELDS[3:]})
                 if "generator_retries" in metrics:  # a generator source: which seed it trained with
                     row |= {k: metrics[k] for k in ("generator_seed", "generator_retries")}
+                    ratios = (f"{c['bns_to_noise']:.3f}" for c in metrics["generator_checks"])
+                    row["generator_bns_to_noise"] = ";".join(ratios)  # every attempt's, in order
                 rows.append(row)
                 write_rows(runs_path(table), rows)
                 if on_row:

@@ -1,3 +1,4 @@
+import csv
 import json
 
 import pytest
@@ -113,6 +114,10 @@ def test_dfq_table_composes_sources_and_finetunings(cli, tmp_path, trained):
     assert result.exit_code == 0, result.output
     summary = out.read_text().splitlines()
     assert [line.split(",")[:2] for line in summary[1:]] == [["qimera+ait", "W4A4"], ["dsg+ait", "W4A4"]]
+    runs = list(csv.DictReader((tmp_path / "m_runs.csv").open()))
+    for row in runs:  # which generator seed, how many retries, every attempt's BN loss against noise's
+        assert row["generator_seed"] == "0" and row["generator_retries"] == "0"
+        assert 0 < float(row["generator_bns_to_noise"]) < 10
     for extra, message in [(("--sources", "magic"), "magic"), (("--bits", "W4"), "W4")]:
         bad = cli(
             "dfq", "table", "--checkpoint", checkpoint, "--data-dir", npz, *extra, "--out", tmp_path / "b.csv"
