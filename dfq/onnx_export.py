@@ -32,7 +32,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from accel_model.files import atomic_write_bytes
-from dfq.quant_model import QuantWrapper
+from dfq.quant_model import QuantWrapper, forward_with
 from dfq.quantizers import quantize
 
 OPSET = 21  # int4 initializers and per-axis DequantizeLinear
@@ -133,11 +133,15 @@ class _ExportLayer(nn.Module):
         w = _WeightDQ.apply(self.like, self.weight)
         # The bias is added apart from the conv: a runtime would otherwise quantize it to int32 at the
         # input scale x the weight scale (ONNX Runtime does), which the student never does.
-        if isinstance(self.layer, nn.Conv2d):
-            conv = self.layer
-            y = nn.functional.conv2d(x, w, None, conv.stride, conv.padding, conv.dilation, conv.groups)
-            return y + self.bias.view(1, -1, 1, 1)
-        return nn.functional.linear(x, w) + self.bias
+        kind, layer = type(self.layer), self.layer
+        if kind is nn.Conv2d:
+            y = nn.functional.conv2d(x, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+        elif kind is nn.Linear:
+            y = nn.functional.linear(x, w)
+        else:  # a subclass with its own forward (its padding...): that forward, with the codes, no bias
+            no_bias = {"bias": torch.zeros_like(layer.bias)} if layer.bias is not None else {}
+            y = forward_with(layer, x, weight=w, **no_bias)
+        return y + (self.bias.view(1, -1, 1, 1) if isinstance(layer, nn.Conv2d) else self.bias)
 
 
 def export_twin(student: nn.Module) -> nn.Module:

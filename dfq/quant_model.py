@@ -1,7 +1,8 @@
 """``quantize_model``: fake-quantize any BatchNorm CNN for a ``QuantSpec``.
 
 Placement: every ``nn.Conv2d`` and ``nn.Linear`` is replaced by a wrapper that quantizes its *input*
-activation (per tensor) and its *weight* (per output channel) before the float op; BatchNorm,
+activation (per tensor) and its *weight* (per output channel), then runs the wrapped module's own
+forward with that weight (a subclass that pads or reshapes in its forward keeps doing so); BatchNorm,
 activations, pooling and residual additions stay in float (they are folded or fused by an integer
 runtime). With ``keep_first_last_8bit`` the first conv and the last linear use 8 bits for both.
 
@@ -190,9 +191,23 @@ class QuantWrapper(nn.Module):
         if self.act.observing:  # calibration sees the float network
             return self.layer(x)
         w = self.quantized_weight()
-        if isinstance(self.layer, nn.Conv2d):
+        kind = type(self.layer)
+        if kind is nn.Conv2d:  # the plain layers, directly (the common case, and the fastest)
             return self.layer._conv_forward(x, w, self.layer.bias)
-        return nn.functional.linear(x, w, self.layer.bias)
+        if kind is nn.Linear:
+            return nn.functional.linear(x, w, self.layer.bias)
+        return forward_with(self.layer, x, weight=w)  # a subclass: its own forward (its padding, ...)
+
+
+def forward_with(layer: nn.Module, x: torch.Tensor, **tensors: torch.Tensor) -> torch.Tensor:
+    """``layer``'s own forward on ``x`` with some of its parameters replaced (``weight=w``): a shallow
+    copy holds the tensors, so the layer is untouched, gradients flow to them, and a tracer (the ONNX
+    export) records the forward as it is, which ``torch.func.functional_call`` refuses."""
+    shadow = copy.copy(layer)
+    shadow._parameters = {k: v for k, v in layer._parameters.items() if k not in tensors}
+    for name, tensor in tensors.items():
+        object.__setattr__(shadow, name, tensor)
+    return shadow(x)
 
 
 def quantize_model(model: nn.Module, spec: QuantSpec) -> nn.Module:
