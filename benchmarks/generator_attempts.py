@@ -35,8 +35,8 @@ def main() -> None:
     splits = load_splits()
     source = prepare_source(args.source, teacher, meta, dfq_profile("quick"), args.seed, splits)
     _, m = quantize(teacher, QuantSpec(4, 4), meta, source, "kd", seed=0, splits=splits, evaluate_on="val")
-    record = {"source": args.source, "seed": args.seed, "threads": args.threads, **m["generator_checks"][0],
-              "fp_val_acc": m["fp_val_acc"], "quant_val_acc": m["quant_val_acc"], "time_s": m["total_time_s"]}  # fmt: skip
+    record = {"source": args.source, "seed": args.seed, "threads": args.threads, **m["generator_checks"][0]}
+    record |= {k: m[k] for k in ("fp_val_acc", "quant_val_acc")} | {"time_s": m["total_time_s"]}
     out = Path("benchmarks/out") / f"generator_attempt_{args.source}_{args.seed}_t{args.threads}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
