@@ -4,7 +4,9 @@ corrupt file; each refusal is one ``ValueError`` sentence naming the file and wh
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +18,28 @@ def open_kind(path: Path, application_id: int, schema: str, own_tables: set[str]
               timeout: float = 60.0, wal: bool = False) -> sqlite3.Connection:  # fmt: skip
     """Open (or create) ``path`` as the kind ``application_id``: a new or empty file gets the marker and
     ``schema``; a file with the marker opens; an unmarked file holding only ``own_tables`` (written
-    before markers existed) gets the marker; anything else is refused."""
+    before markers existed) gets the marker; anything else is refused. A file another process holds
+    locked (two processes creating it at once: SQLite answers "locked" without waiting when waiting
+    could deadlock) is tried again until ``timeout`` seconds have passed: a lock is not corruption."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _open_kind_once(path, application_id, schema, own_tables, timeout, wal)
+        except _Locked:
+            if time.monotonic() > deadline:
+                kind = KINDS[application_id]
+                raise ValueError(
+                    f"{path}: another process held the {kind} locked for {timeout:.0f} s"
+                ) from None
+            time.sleep(0.05 + 0.1 * random.random())
+
+
+class _Locked(Exception):
+    """The file was locked by another connection (not a refusal: try again)."""
+
+
+def _open_kind_once(path: Path, application_id: int, schema: str, own_tables: set[str],
+                    timeout: float, wal: bool) -> sqlite3.Connection:  # fmt: skip
     try:
         db = sqlite3.connect(path, timeout=timeout)
     except sqlite3.Error as exc:
@@ -41,8 +64,11 @@ def check_kind(path: Path, application_id: int, own_tables: set[str]) -> None:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: cannot open it as a {KINDS[application_id]} ({exc})") from None
-    with _refusing(path, application_id, db):
-        _check_marker(db, path, application_id, own_tables)
+    try:
+        with _refusing(path, application_id, db):
+            _check_marker(db, path, application_id, own_tables)
+    except _Locked:
+        raise ValueError(f"{path}: another process holds it locked; try again when it is done") from None
     db.close()
 
 
@@ -69,6 +95,11 @@ def _refusing(path: Path, application_id: int, db: sqlite3.Connection):
     kind = KINDS[application_id]
     try:
         yield
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "locked" in str(exc):
+            raise _Locked from None
+        raise ValueError(f"{path}: not a readable {kind}, or a corrupt one ({exc}); {_hint(kind)}") from None
     except sqlite3.DatabaseError as exc:
         db.close()
         raise ValueError(f"{path}: not a readable {kind}, or a corrupt one ({exc}); {_hint(kind)}") from None
