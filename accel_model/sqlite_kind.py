@@ -95,13 +95,10 @@ def _refusing(path: Path, application_id: int, db: sqlite3.Connection):
     kind = KINDS[application_id]
     try:
         yield
-    except sqlite3.OperationalError as exc:
-        db.close()
-        if "locked" in str(exc):
-            raise _Locked from None
-        raise ValueError(f"{path}: not a readable {kind}, or a corrupt one ({exc}); {_hint(kind)}") from None
     except sqlite3.DatabaseError as exc:
         db.close()
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise _Locked from None
         raise ValueError(f"{path}: not a readable {kind}, or a corrupt one ({exc}); {_hint(kind)}") from None
     except ValueError:
         db.close()

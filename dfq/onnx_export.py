@@ -133,15 +133,8 @@ class _ExportLayer(nn.Module):
         w = _WeightDQ.apply(self.like, self.weight)
         # The bias is added apart from the conv: a runtime would otherwise quantize it to int32 at the
         # input scale x the weight scale (ONNX Runtime does), which the student never does.
-        kind, layer = type(self.layer), self.layer
-        if kind is nn.Conv2d:
-            y = nn.functional.conv2d(x, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
-        elif kind is nn.Linear:
-            y = nn.functional.linear(x, w)
-        else:  # a subclass with its own forward (its padding...): that forward, with the codes, no bias
-            no_bias = {"bias": torch.zeros_like(layer.bias)} if layer.bias is not None else {}
-            y = forward_with(layer, x, weight=w, **no_bias)
-        return y + (self.bias.view(1, -1, 1, 1) if isinstance(layer, nn.Conv2d) else self.bias)
+        y = forward_with(self.layer, x, w, None)
+        return y + (self.bias.view(1, -1, 1, 1) if isinstance(self.layer, nn.Conv2d) else self.bias)
 
 
 def export_twin(student: nn.Module) -> nn.Module:

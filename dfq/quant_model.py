@@ -190,23 +190,25 @@ class QuantWrapper(nn.Module):
         x = self.act(x)
         if self.act.observing:  # calibration sees the float network
             return self.layer(x)
-        w = self.quantized_weight()
-        kind = type(self.layer)
-        if kind is nn.Conv2d:  # the plain layers, directly (the common case, and the fastest)
-            return self.layer._conv_forward(x, w, self.layer.bias)
-        if kind is nn.Linear:
-            return nn.functional.linear(x, w, self.layer.bias)
-        return forward_with(self.layer, x, weight=w)  # a subclass: its own forward (its padding, ...)
+        return forward_with(self.layer, x, self.quantized_weight(), self.layer.bias)
 
 
-def forward_with(layer: nn.Module, x: torch.Tensor, **tensors: torch.Tensor) -> torch.Tensor:
-    """``layer``'s own forward on ``x`` with some of its parameters replaced (``weight=w``): a shallow
-    copy holds the tensors, so the layer is untouched, gradients flow to them, and a tracer (the ONNX
-    export) records the forward as it is, which ``torch.func.functional_call`` refuses."""
+def forward_with(layer: nn.Conv2d | nn.Linear, x: torch.Tensor, weight: torch.Tensor,
+                 bias: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
+    """What ``layer`` computes on ``x`` with ``weight`` and ``bias`` in place of its own: a plain
+    ``Conv2d`` (its padding mode included) or ``Linear`` directly, the fastest; a subclass through its
+    own forward (a "same"-padding conv keeps its padding) on a shallow copy holding the two tensors, so
+    the layer is untouched, gradients flow to them, and a tracer (the ONNX export) records that forward,
+    which ``torch.func.functional_call`` refuses."""
+    kind = type(layer)
+    if kind is nn.Conv2d:
+        return layer._conv_forward(x, weight, bias)
+    if kind is nn.Linear:
+        return nn.functional.linear(x, weight, bias)
     shadow = copy.copy(layer)
-    shadow._parameters = {k: v for k, v in layer._parameters.items() if k not in tensors}
-    for name, tensor in tensors.items():
-        object.__setattr__(shadow, name, tensor)
+    shadow._parameters = {k: v for k, v in layer._parameters.items() if k not in ("weight", "bias")}
+    object.__setattr__(shadow, "weight", weight)
+    object.__setattr__(shadow, "bias", bias)
     return shadow(x)
 
 

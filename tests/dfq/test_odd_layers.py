@@ -100,12 +100,14 @@ def test_the_same_padding_subclass_keeps_its_own_padding_when_quantized():
 
 
 def test_onnx_export_runs_the_subclass_forward_and_onnxruntime_agrees(tmp_path):
+    """The export computes each layer as the student does: a subclass's own padding, a padding mode."""
     ort = pytest.importorskip("onnxruntime")
     from dfq.onnx_export import save_onnx, to_onnx
 
     torch.manual_seed(0)
     model = _randomize_bn(nn.Sequential(SamePadConv2d(3, 8, 3, stride=2, bias=True), nn.BatchNorm2d(8),
-                                        nn.ReLU6(), SamePadConv2d(8, 8, 5), nn.Flatten(),
+                                        nn.ReLU6(), SamePadConv2d(8, 8, 5),
+                                        nn.Conv2d(8, 8, 3, padding=1, padding_mode="reflect"), nn.Flatten(),
                                         nn.Linear(8 * 7 * 7, 10)), 0)  # fmt: skip
     batches = _batches((3, 13, 13))
     q = calibrate(quantize_model(model, QuantSpec(w_bits=4, a_bits=8)), batches)
