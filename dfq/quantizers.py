@@ -80,10 +80,20 @@ class _RoundSTE(torch.autograd.Function):
 
 
 def fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bits: int) -> torch.Tensor:
-    """Quantize-dequantize with a straight-through gradient inside the clipping range (zero outside)."""
+    """Quantize-dequantize with a straight-through gradient inside the clipping range (zero outside).
+    Without a graph to record (inference, calibration, scoring) the same operations run in place on one
+    buffer: the same values bit for bit, one allocation instead of five."""
+    if not (torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad)):
+        return _quantize_dequantize_inplace(x / scale, scale, zero_point, bits)
     qmin, qmax = integer_range(bits)
     q = _RoundSTE.apply(x / scale) + zero_point
     return (torch.clamp(q, qmin, qmax) - zero_point) * scale
+
+
+def _quantize_dequantize_inplace(scaled: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor,
+                                 bits: int) -> torch.Tensor:  # fmt: skip
+    """``scaled`` (a fresh ``x / scale``) rounded, shifted, clipped and dequantized in place."""
+    return scaled.round_().add_(zero_point).clamp_(*integer_range(bits)).sub_(zero_point).mul_(scale)
 
 
 @torch.no_grad()
@@ -94,8 +104,7 @@ def quantization_error(
     quantization with the identity as its straight-through gradient: exactly ``fake_quantize``'s gradient
     when the range holds every value of ``x`` (min/max ranges), at the cost of one addition backward."""
     x = x.detach()
-    q = torch.round(x / scale).add_(zero_point).clamp_(*integer_range(bits))
-    return q.sub_(zero_point).mul_(scale).sub_(x)
+    return _quantize_dequantize_inplace(x / scale, scale, zero_point, bits).sub_(x)
 
 
 def sqnr_db(x: torch.Tensor, x_hat: torch.Tensor) -> float:

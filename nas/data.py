@@ -277,3 +277,61 @@ def load_splits(data_dir: str | None = None, val_seed: int = 0) -> Splits:
     """Train/validation/test splits of the data in ``data_dir`` (default: Debian's Fashion-MNIST);
     ``ValueError`` or ``OSError`` naming the problem."""
     return split_validation(load_dataset(data_dir), seed=val_seed)
+
+
+EVAL_LABEL_FILES = ("labels.csv", "labels.txt")
+
+
+def _image_folder(folder: Path, channels: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images named in ``folder``'s labels file (lines ``file,label`` or ``file label``), each resized
+    so that its shorter side is ``size`` and cropped to the centre ``size`` x ``size``."""
+    from PIL import Image, UnidentifiedImageError
+
+    labels_file = next(folder / name for name in EVAL_LABEL_FILES if (folder / name).is_file())
+    images, labels = [], []
+    for number, line in enumerate(labels_file.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.replace(",", " ").split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise DataError(f"{labels_file}:{number}: expected 'file,label' (an integer label), got {line!r}")
+        try:
+            with Image.open(folder / parts[0]) as img:
+                img = img.convert("L" if channels == 1 else "RGB")
+                scale = size / min(img.size)
+                img = img.resize((max(size, round(img.width * scale)), max(size, round(img.height * scale))),
+                                 Image.BILINEAR)  # fmt: skip
+                left, top = (img.width - size) // 2, (img.height - size) // 2
+                pixels = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+        except (OSError, UnidentifiedImageError) as exc:
+            raise DataError(f"{folder / parts[0]}: not a readable image ({type(exc).__name__})") from None
+        images.append(pixels.reshape(size, size, channels).transpose(2, 0, 1))
+        labels.append(int(parts[1]))
+    if not images:
+        raise DataError(f"{labels_file}: names no images")
+    return torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64)
+
+
+def load_eval_images(source: str | Path, channels: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labelled images that only score a model: the test split of an .npz or IDX folder (the
+    ``--data-dir`` formats), which must be ``channels`` x ``size`` x ``size``; or a folder of image files
+    with a labels file (``labels.csv`` or ``labels.txt``), resized and centre-cropped to that size. The
+    labels need not cover every class. ``DataError`` naming the problem."""
+    path = Path(source)
+    if path.is_dir() and any((path / name).is_file() for name in EVAL_LABEL_FILES):
+        return _image_folder(path, channels, size)
+    data = load_dataset(path)
+    if tuple(data.x_test.shape[1:]) != (channels, size, size):
+        raise DataError(f"{path}: test images are {'x'.join(map(str, data.x_test.shape[1:]))}, "
+                        f"the model takes {channels}x{size}x{size}")  # fmt: skip
+    return data.x_test, data.y_test
+
+
+def eval_splits(x: torch.Tensor, y: torch.Tensor, meta: dict) -> Splits:
+    """Splits holding only test images (``x``, ``y``): what scores a model brought without its data,
+    normalised as its metadata says. ``DataError`` when a label is not one of its classes."""
+    if len(y) and int(y.max()) >= meta["num_classes"]:
+        raise DataError(f"label {int(y.max())} is not a class of a {meta['num_classes']}-class model")
+    none_x, none_y = x[:0], y[:0]
+    return Splits(none_x, none_y, none_x, none_y, x, y, tuple(meta["mean"]), tuple(meta["std"]),
+                  meta["num_classes"])  # fmt: skip

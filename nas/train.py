@@ -25,6 +25,7 @@ from nas.data import Splits, augmentation_label, iterate_batches, num_batches
 from nas.device import module_device, resolve_device
 from nas.model import ChildNet, build_child
 from nas.space import SearchSpace
+from nas.user_model import USER_MODEL_KEY, build_user_model
 from nas.zoo import build_zoo_model, traced_layer_shapes
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -142,6 +143,8 @@ def save_checkpoint(
 
 def build_from_meta(meta: dict[str, Any]) -> nn.Module:
     """A freshly built (untrained) model of the kind a checkpoint's metadata names."""
+    if USER_MODEL_KEY in meta:
+        return build_user_model(meta[USER_MODEL_KEY])
     if "model" in meta:
         return build_zoo_model(meta["model"], meta["in_channels"], meta["num_classes"])
     space = SearchSpace.from_dict(meta["space"])
@@ -153,13 +156,7 @@ def load_checkpoint(path: str | Path) -> tuple[ChildNet, dict[str, Any]]:
     payload = load_torch_file(path, "checkpoint")
     if not isinstance(payload, dict) or "state_dict" not in payload or not ({"arch", "model"} & set(payload)):
         raise ValueError(f"{path}: not a coexplore checkpoint (written by `coexplore train`)")
-    if "model" in payload:
-        model = build_zoo_model(payload["model"], payload["in_channels"], payload["num_classes"])
-    else:
-        space = SearchSpace.from_dict(payload["space"])
-        model = build_child(
-            space, Arch.from_dict(payload["arch"]), payload["in_channels"], payload["num_classes"]
-        )
+    model = build_from_meta(payload)
     model.load_state_dict(payload["state_dict"])
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}

@@ -76,6 +76,8 @@ class SearchConfig:
     penalty: float = 1.0  # lam_c of the soft-penalty baseline
     channels_last: bool = True  # NHWC convolutions: ~1.3x faster on CPU (benchmarks/train_throughput.py)
     quantization_aware: bool = True  # the supernet runs fake-quantized at the searched bit width
+    trajectory_val_images: int | None = None  # the first N validation images score each trajectory row
+    # (None: all of them; smoke: 1,000, which keeps a one-target smoke sweep within 2 minutes)
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLING:
@@ -90,13 +92,17 @@ class SearchConfig:
             )
         if self.steps_per_epoch < 1 or self.paths not in (1, 2):
             raise ValueError("need steps_per_epoch >= 1 and paths 1 or 2")
+        if self.trajectory_val_images is not None and self.trajectory_val_images < 1:
+            raise ValueError("need trajectory_val_images >= 1 (or None: every validation image)")
 
 
 SEARCH_PROFILES = {
     "quick": SearchConfig(),
     "full": SearchConfig(epochs=30, warmup_epochs=10, steps_per_epoch=430, paths=2),
     "short": SearchConfig(epochs=3, warmup_epochs=1, steps_per_epoch=80),  # the method table's runs
-    "smoke": SearchConfig(epochs=2, warmup_epochs=1, steps_per_epoch=2, batch_size=16),
+    "smoke": SearchConfig(
+        epochs=2, warmup_epochs=1, steps_per_epoch=2, batch_size=16, trajectory_val_images=1000
+    ),
 }
 
 
@@ -190,7 +196,8 @@ def run_search(
             step += 1
             if searching:
                 arch_step(state, cfg, opts.alpha, opts.hardware, *next(val), tau, gen)
-        row = trajectory_row(state, splits, epoch, searching, time.perf_counter() - start, cfg.channels_last)
+        row = trajectory_row(state, splits, epoch, searching, time.perf_counter() - start, cfg.channels_last,
+                             cfg.trajectory_val_images)  # fmt: skip
         rows.append(row)
         if on_epoch:
             on_epoch(row)  # may add columns (the same ones every epoch)
@@ -312,11 +319,11 @@ def arch_step(state: SearchState, cfg: SearchConfig, a_opt, h_opt, xv, yv, tau, 
 
 
 def trajectory_row(state: SearchState, splits: Splits, epoch: int, searching: bool, elapsed: float,
-                   channels_last: bool = False) -> dict:  # fmt: skip
+                   channels_last: bool = False, val_images: int | None = None) -> dict:  # fmt: skip
     point = derived_point(state)
     paths = arch_paths(state.supernet.space, point["arch"])
     bits = state.bits.one_hot(point["accelerator"].bits)
-    acc = path_accuracy(state.supernet, paths, splits.x_val, splits.y_val, splits,
+    acc = path_accuracy(state.supernet, paths, splits.x_val[:val_images], splits.y_val[:val_images], splits,
                         channels_last=channels_last,
                         bits=bits if hasattr(state.supernet, "precision") else None)  # fmt: skip
     return {

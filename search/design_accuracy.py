@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ from nas.train import load_checkpoint
 DESIGN_DFQ = {"source": "zeroq", "finetune": "none", "profile": "design"}
 # The DFQ profile that scores a search profile's designs (the smoke profile stays a smoke test).
 DFQ_PROFILE_OF_SEARCH = {"smoke": "smoke"}
+# Images a DFQ profile's designs are scored on: the first N of the test and of the validation split
+# (absent: all). Smoke scores 2,000 of each, a pipeline check that keeps a one-target sweep within 2 minutes.
+SCORED_IMAGES_OF_DFQ_PROFILE = {"smoke": 2000}
 QUANTIZED_FILE = "quantized.pt"
 
 
@@ -47,8 +51,12 @@ def score_design(run_dir: Path, accel: Accelerator, splits: Splits, seed: int = 
                  profile: str = DESIGN_DFQ["profile"]) -> dict[str, Any]:  # fmt: skip
     """Quantize ``run_dir/model.pt`` to ``accel``'s bits without data (DFQ ``profile``), save
     ``quantized.pt`` beside it, and return ``bits``, ``acc_fp``, ``acc_q``, ``acc_q_val`` and the DFQ
-    run's facts."""
+    run's facts. The smoke DFQ profile scores the first 2,000 images of each split
+    (``SCORED_IMAGES_OF_DFQ_PROFILE``; ``quantization.scored_images`` says how many)."""
     start = time.perf_counter()
+    scored = SCORED_IMAGES_OF_DFQ_PROFILE.get(profile)
+    splits = replace(splits, x_test=splits.x_test[:scored], y_test=splits.y_test[:scored],
+                     x_val=splits.x_val[:scored], y_val=splits.y_val[:scored])  # fmt: skip
     teacher, meta = load_checkpoint(Path(run_dir) / "model.pt")
     spec = design_spec(accel)
     settings = dfq_profile(profile)
@@ -64,8 +72,10 @@ def score_design(run_dir: Path, accel: Accelerator, splits: Splits, seed: int = 
         "acc_q_val": val["quant_acc"],
         "quantization": {
             **DESIGN_DFQ,
+            "profile": profile,
             "method": metrics["method"],
             "spec": spec.to_dict(),
+            "scored_images": {"test": len(splits.y_test), "val": len(splits.y_val)},
             "time_s": round(time.perf_counter() - start, 1),
         },  # fmt: skip
     }

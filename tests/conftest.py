@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
 
 import torch
 
@@ -54,3 +56,37 @@ def _make_npz(path, n_train=200, n_test=50, size=32, channels=3, classes=10, lay
         y_test=np.arange(n_test) % classes,
     )
     return path
+
+
+MODULE = textwrap.dedent(
+    """
+    from torch import nn
+
+    class SamePad(nn.Conv2d):  # pads in its own forward, as "same"-padding ports do
+        def forward(self, x):
+            return super().forward(nn.functional.pad(x, (1, 1, 1, 1)))
+
+    def tiny(classes=5):
+        return nn.Sequential(SamePad(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU6(),
+                             nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.SiLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
+
+    not_a_model = 3
+    """
+)
+
+
+@pytest.fixture
+def user_package(tmp_path, monkeypatch):
+    """An importable module ``byo_models`` with a factory, its state_dict and a saved whole module."""
+    (tmp_path / "byo_models.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("byo_models", None)
+    import byo_models
+
+    torch.manual_seed(0)
+    net = byo_models.tiny()
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    torch.save(net, tmp_path / "whole.pt")
+    yield tmp_path, net
+    sys.modules.pop("byo_models", None)

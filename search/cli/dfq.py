@@ -35,9 +35,9 @@ FINETUNE_HELP = (
 )
 COMMON_OPTIONS = option_group(
     "common",
-    click.option("--checkpoint", required=True, type=click.Path(),
+    click.option("--checkpoint", type=click.Path(),
                  help="Full-precision checkpoint written by `coexplore train` (e.g. runs/default/best.pt), "
-                 "or a search run folder (its model.pt)."),
+                 "or a search run folder (its model.pt). Required (`quantize`: or --model)."),
     click.option("--profile", type=lazy_choice("dfq.api", "PROFILES"), default="quick", show_default=True,
                  help="Step counts: quick (minutes on 2 cores), full (longer), smoke (seconds, for tests)."),
     click.option("--finetune-steps", type=click.IntRange(min=0), help="Override the profile's steps."),
@@ -74,9 +74,10 @@ SPEC = ("weight_clipping", "observer", "keep_first_last_8bit")
 
 class Loaded:
     """What every DFQ command checks and loads before any work, from its ``common`` options: settings,
-    quantizer options, teacher, data (exit 2 with one line on bad input)."""
+    quantizer options, teacher, data (exit 2 with one line on bad input). ``user``: the options of a
+    network brought as ``--model`` (``quantize`` only) instead of a checkpoint."""
 
-    def __init__(self, common: dict):
+    def __init__(self, common: dict, user: dict | None = None):
         import torch
 
         from dfq.api import dfq_profile
@@ -89,14 +90,69 @@ class Loaded:
         self.spec = {k: common[k] for k in SPEC}
         with input_errors("--device"):
             where = resolve_device(common["device"])
-        with input_errors():
-            teacher, self.meta = load_checkpoint(common["checkpoint"])
+        if user is not None and user["model"]:
+            teacher, self.meta, self.splits = load_user_inputs(user)
+        elif not common["checkpoint"]:
+            raise InputError("--checkpoint: required" + (" (or --model: your own network)" if user else ""))
+        else:
+            with input_errors():
+                teacher, self.meta = load_checkpoint(common["checkpoint"])
+            self.splits = load_splits(common["data_dir"])
+            check_data_fits(common["checkpoint"], self.meta, self.splits)
         self.teacher = teacher.to(where)
-        self.splits = load_splits(common["data_dir"])
-        check_data_fits(common["checkpoint"], self.meta, self.splits)
         self.quiet = common["quiet"]
         if common["threads"]:
             torch.set_num_threads(common["threads"])
+
+
+USER_MODEL_OPTIONS = option_group(
+    "user",
+    click.option("--model", help="Your own network instead of --checkpoint: a saved nn.Module file "
+                 "(torch.save(model, path)) or pkg.module:factory (called without arguments). Loading runs "
+                 "its code: give only files you trust. TorchScript is refused."),
+    click.option("--weights", type=click.Path(), help="A state_dict file for --model pkg.module:factory."),
+    click.option("--input-size", help="With --model: its input, CxHxW (square), e.g. 3x224x224; H alone "
+                 "means 3 channels. Required with --model."),
+    click.option("--num-classes", type=click.IntRange(min=2),
+                 help="With --model: its class count [default: read from one forward pass]."),
+    click.option("--mean", help="With --model: comma-separated per-channel mean the model subtracts from "
+                 "[0, 1] images, e.g. 0.485,0.456,0.406 [default: 0]."),
+    click.option("--std", help="With --model: comma-separated per-channel std [default: 1]."),
+    click.option("--eval-data", type=click.Path(),
+                 help="With --model: labelled images that only score the result (no training data is "
+                 "used): an .npz or IDX folder as for --data-dir (its test split), or a folder of images "
+                 "with labels.csv (file,label per line). Need not hold every class. Default: not scored."),
+)  # fmt: skip
+
+
+def _floats(option: str, text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"{option}: comma-separated numbers, got {text!r}") from None
+
+
+def load_user_inputs(user: dict):
+    """The network of ``--model``, its metadata, and the splits that score it (None without
+    --eval-data): exit 2 with one line on anything wrong, before any work."""
+    from nas.data import eval_splits, load_eval_images
+    from nas.user_model import load_user_model, user_meta
+
+    if not user["input_size"]:
+        raise InputError("--input-size: required with --model (CxHxW, e.g. 3x224x224)")
+    with input_errors():
+        net, reference = load_user_model(user["model"], user["weights"])
+    mean, std = _floats("--mean", user["mean"]), _floats("--std", user["std"])
+    with input_errors():
+        meta = user_meta(net, reference, user["input_size"], user["num_classes"], mean, std)
+    splits = None
+    if user["eval_data"]:
+        with input_errors("--eval-data"):
+            x, y = load_eval_images(user["eval_data"], meta["in_channels"], meta["image_size"])
+            splits = eval_splits(x, y, meta)
+    return net, meta, splits
 
 
 def register(main: click.Group) -> None:
@@ -121,8 +177,9 @@ def register(main: click.Group) -> None:
     help="Activation bits [default: the bits of the run folder's accelerator.json, else 4].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the source and fine-tuning.")
+@USER_MODEL_OPTIONS
 @out_dir_options("runs/quantized", "Folder for quantized.pt and metrics.json.")
-def quantize(common, source, finetune, w_bits, a_bits, seed, out, overwrite):
+def quantize(common, source, finetune, w_bits, a_bits, seed, user, out, overwrite):
     """Quantize a trained network without its training data; write quantized.pt and metrics.json.
 
     On a search run folder (or its model.pt) the bit widths default to its accelerator's: the network
@@ -140,14 +197,25 @@ def quantize(common, source, finetune, w_bits, a_bits, seed, out, overwrite):
     out_dir = check_out_dir(out, overwrite)
     with input_errors("--finetune"):
         check_finetune(finetune or SOURCES.get(source).default_finetune, SOURCES.get(source))
-    with input_errors("--checkpoint"):
-        common["checkpoint"], accel_bits = checkpoint_and_bits(common["checkpoint"])
+    accel_bits = None
+    if user["model"]:
+        if common["checkpoint"]:
+            raise InputError("--model: give either --checkpoint or --model, not both")
+        if SOURCES.get(source).uses_real_data:
+            raise InputError(f"--source {source}: needs the training images, which --model has none of")
+    else:
+        given = {k: v for k, v in user.items() if v is not None and k != "model"}
+        if given:
+            raise InputError(f"--{next(iter(given)).replace('_', '-')}: only with --model")
+        if common["checkpoint"]:
+            with input_errors("--checkpoint"):
+                common["checkpoint"], accel_bits = checkpoint_and_bits(common["checkpoint"])
     w_bits, a_bits = w_bits or accel_bits or 4, a_bits or accel_bits or 4
-    run = Loaded(common)
+    run = Loaded(common, user)
     spec = QuantSpec(w_bits, a_bits, **run.spec)
     student, metrics = run_quantize(run.teacher, spec, run.meta, source, finetune, run.settings, seed,
                                     run.splits, progress=not run.quiet)  # fmt: skip
-    metrics["checkpoint"] = str(common["checkpoint"])
+    metrics["checkpoint"] = str(common["checkpoint"] or user["model"])
     clear_dir(out_dir)
     run_facts = {k: v for k, v in metrics.items() if k != "spec"}
     save_quantized(out_dir / "quantized.pt", student, spec, run.meta, run_facts)
@@ -159,11 +227,13 @@ def quantize(common, source, finetune, w_bits, a_bits, seed, out, overwrite):
             f"note: the generator collapsed with seed(s) {seeds} ({collapsed[0]['problems'][0]}); "
             f"trained again with seed {metrics['generator_seed']}"
         )
-    click.echo(
-        f"W{w_bits}A{a_bits} {metrics['method']}: test accuracy {metrics['quant_test_acc'] * 100:.2f}% "
-        f"(FP {metrics['fp_test_acc'] * 100:.2f}%, top-1 agreement {metrics['top1_agreement'] * 100:.2f}%) "
-        f"in {metrics['total_time_s']:.0f} s -> {out_dir}"
-    )
+    scored = "not scored (no --eval-data)"
+    if "quant_test_acc" in metrics:
+        scored = (f"test accuracy {metrics['quant_test_acc'] * 100:.2f}% "
+                  f"(FP {metrics['fp_test_acc'] * 100:.2f}%, "
+                  f"top-1 agreement {metrics['top1_agreement'] * 100:.2f}%)")  # fmt: skip
+    seconds = metrics["total_time_s"]
+    click.echo(f"W{w_bits}A{a_bits} {metrics['method']}: {scored} in {seconds:.0f} s -> {out_dir}")
 
 
 @click.command("quantize-table")

@@ -101,6 +101,22 @@ def test_the_quantization_error_is_fake_quantize_minus_x_as_a_constant(bits):
     assert bool((x.grad == 1).all())
 
 
+@pytest.mark.parametrize("bits", [2, 4, 8, 16])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fake_quantize_without_a_graph_is_bit_identical_to_the_recorded_one(bits, per_channel):
+    x = torch.randn(6, 5, 4, 4) * 3
+    scale, zp = per_channel_minmax(x * 0.7, bits)  # a grid narrower than x: values get clipped
+    if not per_channel:
+        scale, zp = scale.max().view(()), zp[0].view(())
+    before = x.clone()
+    with torch.no_grad():
+        fast = fake_quantize(x, scale, zp, bits)
+    recorded = fake_quantize(x.requires_grad_(), scale, zp, bits)
+    assert recorded.requires_grad and not fast.requires_grad
+    assert torch.equal(fast, recorded.detach())
+    assert torch.equal(x.detach(), before)  # the in-place path works on its own buffer
+
+
 def test_bad_bit_width():
     with pytest.raises(ValueError, match="bits must be in 2..16"):
         integer_range(1)

@@ -144,3 +144,43 @@ def test_quantize_on_a_search_run_folder_takes_its_accelerators_bits(cli, tmp_pa
     (run / "accelerator.json").write_text('{"bits": 6}')
     bad = cli("quantize", "--checkpoint", run, "--data-dir", npz, "--out", tmp_path / "q2", "--quiet")
     assert bad.exit_code == 2 and "accelerator.json" in bad.output and not (tmp_path / "q2").exists()
+
+
+def test_quantize_takes_your_own_model_and_scores_it_on_the_eval_data_only(
+    cli, tmp_path, user_package, make_npz
+):
+    folder, net = user_package
+    npz = make_npz(tmp_path / "eval.npz", n_train=10, n_test=30, size=16, channels=3, classes=5)
+    out = tmp_path / "q"
+    result = cli("quantize", "--model", "byo_models:tiny", "--weights", folder / "weights.pt",
+                 "--input-size", "3x16x16", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25",
+                 "--eval-data", npz, "--source", "zeroq", "--w-bits", 4, "--a-bits", 8,
+                 "--profile", "smoke", "--out", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["checkpoint"] == "byo_models:tiny" and 0 <= metrics["top1_agreement"] <= 1
+    student, payload = load_quantized(out / "quantized.pt")  # rebuilt from the factory the file names
+    assert payload["teacher"]["num_classes"] == 5 and payload["teacher"]["mean"] == [0.5, 0.5, 0.5]
+    wrapped = sum(type(m).__name__ == "QuantWrapper" for m in student.modules())
+    assert wrapped == sum(isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for m in net.modules()) == 3
+    unscored = cli("quantize", "--model", folder / "whole.pt", "--input-size", 16, "--source", "zeroq",
+                   "--profile", "smoke", "--out", tmp_path / "q2", "--quiet")  # fmt: skip
+    assert unscored.exit_code == 0 and "not scored (no --eval-data)" in unscored.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "byo_models:tiny"], "--input-size: required with --model"),
+        (["--input-size", "16"], "--input-size: only with --model"),
+        (["--model", "byo_models:tiny", "--input-size", "16", "--checkpoint", "x.pt"], "not both"),
+        (["--model", "byo_models:tiny", "--input-size", "16", "--source", "real"], "needs the training"),
+        (["--model", "byo_models:tiny", "--input-size", "16", "--mean", "a,b,c"], "--mean: comma-separated"),
+        (["--model", "byo_models:tiny", "--input-size", "16", "--eval-data", "missing.npz"], "--eval-data"),
+        ([], "--checkpoint: required (or --model"),
+    ],
+)
+def test_quantize_refuses_bad_model_options_in_one_line(cli, tmp_path, user_package, args, message):
+    result = cli("quantize", *args, "--profile", "smoke", "--out", tmp_path / "q")
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "q").exists()
