@@ -42,6 +42,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "zeroq_steps": 5,
         "generator_steps": 5,
         "finetune_steps": 5,
+        "reconstruct_images": 32,
+        "reconstruct_iters": 5,
     },
 }
 

@@ -53,6 +53,8 @@ def finetune(
     ``on_step(student, k, loss)`` is called after each step k = 1..steps (e.g. to follow an accuracy)."""
     method = FINETUNES.get(loss_name)
     config = settings.config(method.config_class) if method.config_class else None
+    if method.run is not None:
+        return method.run(student, teacher, source, settings, config, seed, progress)
     loss_fn = method.loss
     if loss_fn is None or settings.finetune_steps == 0:
         return []

@@ -22,6 +22,7 @@ import torch
 from accel_model.files import atomic_write_bytes, read_rows, runs_path, write_rows
 from dfq.api import prepare_source, quantize, settings_record
 from dfq.finetunes import FINETUNES
+from dfq.finetunes.reconstruct import ReconstructConfig
 from dfq.quant_model import QuantSpec
 from dfq.settings import DFQSettings
 from dfq.sources import SOURCES
@@ -111,7 +112,12 @@ def teacher_fingerprint(teacher) -> str:
 # when they differ from it, so that the earlier runs keep their protocol fingerprints. The record is flat
 # (shared settings and every method's knobs, ``dfq.api.settings_record``), as it was when all knobs were
 # fields of one settings class.
-SETTINGS_ADDED_LATER = {"act_scale_lr": 0.0, "feature_kd_weight": 0.0, "freeze_weight_grid": False}
+SETTINGS_ADDED_LATER = {
+    "act_scale_lr": 0.0,
+    "feature_kd_weight": 0.0,
+    "freeze_weight_grid": False,
+    **ReconstructConfig().to_dict(),
+}
 
 
 def protocol_record(settings: DFQSettings, spec_overrides: dict | None) -> dict:

@@ -1,10 +1,11 @@
 """Fine-tunings of a fake-quantized student (``base.py`` says what one is): the built-in ones register here.
 
 - ``none``: calibrate only (PTQ); ``kd``: distil the FP teacher on the source; ``qat``: CE on real labels
-  (the real-data reference only); ``ait``: KL-only distillation with gradient inundation (AIT).
+  (the real-data reference only); ``ait``: KL-only distillation with gradient inundation (AIT);
+  ``reconstruct``: layer-wise reconstruction with learned rounding (AdaRound/BRECQ, data-free as Genie).
 """
 
-from dfq.finetunes import ait, kd, qat  # noqa: F401  (registration)
+from dfq.finetunes import ait, kd, qat, reconstruct  # noqa: F401  (registration)
 from dfq.finetunes.base import FINETUNES, FinetuneMethod
 from dfq.sources.base import Source
 

@@ -20,12 +20,18 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, DFQSettings], torch
 StepFn = Callable[[nn.Module, torch.optim.Optimizer, float, MethodConfig | None], None]
 
 
+# (student, teacher, source, settings, the method's config, seed, progress) -> loss history: a procedure
+# of its own in place of the loop (layer-wise reconstruction)
+RunFn = Callable[..., list[float]]
+
+
 @dataclass(frozen=True)
 class FinetuneMethod:
-    loss: LossFn | None  # None: no fine-tuning (PTQ)
+    loss: LossFn | None  # None (and no ``run``): no fine-tuning (PTQ)
     step: StepFn | None = None  # None: the optimizer's own step
     needs_real_labels: bool = False
     config_class: type[MethodConfig] | None = None
+    run: RunFn | None = None  # replaces the loop: the shared fine-tuning knobs do not apply
 
 
 FINETUNES: Registry[FinetuneMethod] = Registry("fine-tuning")

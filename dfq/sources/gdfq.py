@@ -163,8 +163,8 @@ class GDFQSource(Source):
 
     def _prepare(self) -> None:
         """Train the generator; when the data-free check (``generator_check``) finds it collapsed, train
-        it again with the next seed of its own sequence (seed + 1000, + 2000: apart from the other seeds
-        of a table), up to ``RETRIES`` times, then refuse. A generator trained for fewer than
+        it again with the next seed of its own sequence (seed + 1000, + 2000, + 3000: apart from the other
+        seeds of a table), up to ``RETRIES`` times, then refuse. A generator trained for fewer than
         ``MIN_STEPS_JUDGED`` steps (the smoke profile) is checked and recorded, not judged. Every attempt
         is in ``facts``."""
         ctx, check = self.context, generator_check

@@ -35,7 +35,7 @@ CHECK_SEED = 1234  # the check's own draws, apart from training's and fine-tunin
 MAX_BNS_TO_NOISE = 0.5
 MIN_COVERAGE = 0.9
 MIN_AGREEMENT = 0.5
-RETRIES = 2  # generators trained again, with the next seeds, before the source is refused
+RETRIES = 3  # generators trained again, with the next seeds, before the source is refused
 MIN_STEPS_JUDGED = 400  # fewer training steps (the smoke profile): the signals are recorded, not judged
 
 

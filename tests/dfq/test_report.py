@@ -1,7 +1,7 @@
 import pytest
 
 from accel_model.files import read_rows, write_rows
-from dfq.report import Claim, check_claims, markdown_tables, merge, parse_runs_option
+from dfq.report import RERUN_NOISE, Claim, check_claims, markdown_tables, merge, parse_runs_option
 from dfq.table import RUN_FIELDS, ProtocolMismatch, TeacherMismatch
 
 
@@ -62,6 +62,16 @@ def test_claim_verdicts_follow_the_means_and_the_spread(tmp_path):
     }
     text = markdown_tables(summary, check_claims(summary, claims))
     assert "| a | 91.00 ± 1.41 (+1.00, n=2) |" in text and "| t | a > b | W4A4 |" in text
+
+
+def test_a_difference_within_the_rerun_noise_is_not_a_finding_even_without_spread(tmp_path):
+    accs = {("a", (4, 4), s): 0.9015 for s in range(2)}  # 90.15 ± 0
+    accs |= {("b", (4, 4), s): 0.9000 for s in range(2)}  # 90.00 ± 0: 0.15 below, under RERUN_NOISE
+    accs |= {("c", (4, 4), s): 0.8970 for s in range(2)}  # 89.70 ± 0: 0.45 below, above it
+    summary = merge({"t": [runs(tmp_path / "r.csv", "f", accs)]})
+    claims = [Claim("a > b", "a", ("b",)), Claim("a > c", "a", ("c",))]
+    verdicts = {r["claim"]: r["verdict"] for r in check_claims(summary, claims)}
+    assert RERUN_NOISE == 0.21 and verdicts == {"a > b": "within noise", "a > c": "holds"}
 
 
 def test_runs_option_names_the_bad_entry(tmp_path):

@@ -94,6 +94,6 @@ def test_a_collapsed_generator_fails_the_run_in_one_line(monkeypatch, cli, tmp_p
     result = cli("quantize", "--checkpoint", "results/teachers/default_child.pt", "--source", "gdfq",
                  "--profile", "smoke", "--out", tmp_path / "q", "--quiet")  # fmt: skip
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
-    collapsed = "error: gdfq: the generator collapsed with every seed tried (0, 1000, 2000):"
+    collapsed = "error: gdfq: the generator collapsed with every seed tried (0, 1000, 2000, 3000):"
     assert result.output.startswith(collapsed)
     assert not (tmp_path / "q").exists()
