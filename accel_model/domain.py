@@ -67,6 +67,12 @@ class LayerShape:
         _positive_int("batch", self.batch)
         object.__setattr__(self, "kernel", _pair("kernel", self.kernel))
         object.__setattr__(self, "in_hw", _pair("in_hw", self.in_hw))
+        (kh, kw), (h, w) = self.kernel, self.in_hw
+        if kh > h or kw > w:
+            raise ValueError(
+                f"kernel {kh}x{kw} is larger than the {h}x{w} input: its outer taps would only ever see "
+                "padding (no network computes such a layer)"
+            )
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"groups={self.groups} must divide in_channels={self.in_channels} "

@@ -1,6 +1,6 @@
 """SQLite files that know what they are: the simulation cache and a sweep's ``runs.db`` carry a kind
 marker (SQLite's ``application_id``), so neither opens the other's file, a foreign database or a
-corrupt file; each refusal is one ``ValueError`` sentence naming the file and what to do."""
+corrupt file (its header, or any page: ``PRAGMA quick_check``); each refusal is one ``ValueError`` sentence naming the file and what to do."""
 
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ def check_kind(path: Path, application_id: int, own_tables: set[str]) -> None:
     path = Path(path)
     if not path.exists():
         return
+    sidecars = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    absent = [p for p in sidecars if not p.exists()]
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -69,7 +71,20 @@ def check_kind(path: Path, application_id: int, own_tables: set[str]) -> None:
             _check_marker(db, path, application_id, own_tables)
     except _Locked:
         raise ValueError(f"{path}: another process holds it locked; try again when it is done") from None
-    db.close()
+    finally:
+        db.close()
+        _remove_empty_log(absent)
+
+
+def _remove_empty_log(created: list[Path]) -> None:
+    """A read-only look at a WAL-mode file leaves SQLite's -wal (empty) and -shm files behind: remove
+    those this look created, when the log holds nothing, so that a check changes no file."""
+    if len(created) < 2:  # one of them was there before: another connection may be using the log
+        return
+    wal = next(p for p in created if p.name.endswith("-wal"))
+    if not wal.exists() or wal.stat().st_size == 0:
+        for p in created:
+            p.unlink(missing_ok=True)
 
 
 def _check_marker(db: sqlite3.Connection, path: Path, application_id: int, own_tables: set[str]) -> int:
@@ -82,6 +97,9 @@ def _check_marker(db: sqlite3.Connection, path: Path, application_id: int, own_t
     if found == 0 and tables and not tables <= own_tables:
         held = ", ".join(sorted(tables))
         raise ValueError(f"{path} is not a {kind} (it holds the tables {held}); {_hint(kind)}")
+    health = db.execute("PRAGMA quick_check(1)").fetchone()[0]  # damaged pages: O(file), milliseconds
+    if health != "ok":
+        raise ValueError(f"{path}: a corrupt {kind} ({health}); {_hint(kind)}")
     return found
 
 

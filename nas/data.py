@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,8 @@ def _to_nchw(x: np.ndarray, path: Path) -> np.ndarray:
 
 
 def load_npz(path: Path) -> Dataset:
+    if not zipfile.is_zipfile(path):  # else numpy reads it as a pickle and suggests allow_pickle
+        raise DataError(f"{path}: not a NumPy .npz archive (np.savez writes one)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = sorted(set(IDX_FILES) - set(npz.files))

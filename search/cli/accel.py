@@ -52,7 +52,9 @@ def resolve_layers_and_hw(layers_path, net, input_size, hw_path: str):
     with input_errors(f"--hw: {hw_path}"):
         accel = DesignSpace().check(Accelerator.from_dict(hw))
     if net is not None:
-        return child_layer_shapes(parse_arch(net), input_size.hw, in_channels=input_size.channels), accel
+        return child_layer_shapes(
+            parse_arch(net, "--net"), input_size.hw, in_channels=input_size.channels
+        ), accel
     data = read_json(layers_path, "--layers")
     if not isinstance(data, list) or not data:
         raise InputError(f"--layers: {layers_path} must hold a non-empty JSON list of layers")

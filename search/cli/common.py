@@ -108,15 +108,20 @@ def read_json(path: str, what: str):
             raise ValueError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def parse_arch(value: str):
-    """``default``, a path to an Arch JSON file, or a comma-separated list of op names (exit 2 otherwise)."""
+def parse_arch(value: str, option: str = "--arch"):
+    """``default``, a path to an Arch JSON file, or a comma-separated list of op names (exit 2 naming
+    ``option`` otherwise)."""
     from nas.arch import Arch
     from nas.space import SearchSpace
 
     space = SearchSpace()
-    if value != "default" and (value.endswith(".json") or Path(value).is_file()):
-        data = read_json(value, "--arch")
-    with input_errors("--arch"):
+    is_file = value.endswith(".json") or Path(value).is_file()
+    if value != "default" and not is_file and "," not in value:
+        raise InputError(f"{option}: {value!r} is not 'default', an Arch JSON file or comma-separated op "
+                         f"names (one per layer, {len(space.default_arch().ops)} layers)")  # fmt: skip
+    if value != "default" and is_file:
+        data = read_json(value, option)
+    with input_errors(option):
         if value == "default":
             arch = space.default_arch()
         elif value.endswith(".json") or Path(value).is_file():

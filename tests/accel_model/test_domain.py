@@ -26,7 +26,7 @@ def test_layer_shape_roundtrip_and_kernel_forms():
         }
     )
     assert s.kernel == (1, 3) and LayerShape.from_dict(s.to_dict()) == s
-    assert LayerShape(8, 8, 5).to_dict()["kernel"] == 5
+    assert LayerShape(8, 8, 5, in_hw=(5, 5)).to_dict()["kernel"] == 5
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,11 @@ def test_layer_shape_roundtrip_and_kernel_forms():
         ({"in_channels": 6, "out_channels": 6, "groups": 4}, "groups=4 must divide"),
         ({"in_channels": 1, "out_channels": 1, "kernel": [1, 2, 3]}, "kernel must be an int or a pair"),
         ({"in_channels": 1, "out_channels": 1, "colour": 3}, r"unknown field\(s\) \['colour'\]"),
+        (
+            {"in_channels": 8, "out_channels": 8, "kernel": 99, "in_hw": [7, 7]},
+            "99x99 is larger than the 7x7",
+        ),
+        ({"in_channels": 8, "out_channels": 8, "kernel": [1, 3], "in_hw": [7, 2]}, "1x3 is larger"),
     ],
 )
 def test_layer_shape_rejects_bad_input(bad, match):

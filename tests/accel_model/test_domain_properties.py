@@ -30,10 +30,11 @@ accelerators = st.builds(
 def layers(draw):
     groups = draw(st.integers(1, 8))
     kernel = draw(st.integers(1, 7) | st.tuples(st.integers(1, 7), st.integers(1, 7)))
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     return LayerShape(
         in_channels=groups * draw(st.integers(1, 64)), out_channels=groups * draw(st.integers(1, 64)),
         kernel=kernel, stride=draw(st.integers(1, 4)), groups=groups,
-        in_hw=(draw(st.integers(1, 224)), draw(st.integers(1, 224))), batch=draw(st.integers(1, 8)),
+        in_hw=(draw(st.integers(kh, 224)), draw(st.integers(kw, 224))), batch=draw(st.integers(1, 8)),
     )  # fmt: skip
 
 
