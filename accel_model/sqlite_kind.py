@@ -1,6 +1,7 @@
 """SQLite files that know what they are: the simulation cache and a sweep's ``runs.db`` carry a kind
 marker (SQLite's ``application_id``), so neither opens the other's file, a foreign database or a
-corrupt file (its header, or any page: ``PRAGMA quick_check``); each refusal is one ``ValueError`` sentence naming the file and what to do."""
+corrupt file (its header, or any page: ``PRAGMA quick_check``); each refusal is one ``ValueError``
+sentence naming the file and what to do."""
 
 from __future__ import annotations
 

@@ -64,37 +64,52 @@ def _sim_cache_as_runs_folder(folder):
     return folder / "runs"
 
 
+def _sim(folder, hw=None, command="simulate", *extra):
+    """``simulate`` (or ``predict``) of the default child on the accelerator ``hw``."""
+    return [command, "--net", "default", "--hw", _write(folder, "hw.json", HW if hw is None else hw), *extra]
+
+
+def _big_kernel(folder, command):
+    return [command, "--layers", _write(folder, "l.json", BIG_KERNEL), "--hw", _write(folder, "hw.json", HW)]
+
+
 # (command and arguments built in the folder, what the one line must say)
 ROWS = {
-    "float bit width": (lambda f: ["simulate", "--net", "default", "--hw", _write(f, "hw.json", {**HW, "bits": 8.0})],
-                        "bits must be one of [4, 8, 16] (an integer), got 8.0"),
-    "float bit width, predict": (lambda f: ["predict", "--net", "default", "--hw",
-                                            _write(f, "hw.json", {**HW, "bits": 8.0})], "got 8.0"),
-    "bool field": (lambda f: ["simulate", "--net", "default", "--hw", _write(f, "hw.json", {**HW, "bits": True})],
-                   "bits"),
-    "empty accelerator": (lambda f: ["simulate", "--net", "default", "--hw", _write(f, "hw.json", {})],
-                          "missing field(s)"),
-    "unknown accelerator field": (lambda f: ["simulate", "--net", "default", "--hw",
-                                             _write(f, "hw.json", {**HW, "colour": 1})], "colour"),
-    "kernel larger than the input": (lambda f: ["simulate", "--layers", _write(f, "l.json", BIG_KERNEL), "--hw",
-                                                _write(f, "hw.json", HW)], "99x99 is larger than the 7x7 input"),
-    "kernel larger than the input, predict": (lambda f: ["predict", "--layers", _write(f, "l.json", BIG_KERNEL),
-                                                         "--hw", _write(f, "hw.json", HW)], "larger than"),
-    "--cache at a runs.db": (lambda f: ["simulate", "--net", "default", "--hw", _write(f, "hw.json", HW),
-                                        "--cache", _a_runs_db(f)], "runs database"),
-    "runs list on a simulation cache": (lambda f: ["runs", "list", _sim_cache_as_runs_folder(f)], "simulation cache"),
-    "garbage cache file": (lambda f: ["simulate", "--net", "default", "--hw", _write(f, "hw.json", HW), "--cache",
-                                      _write(f, "sim.sqlite", b"\x00garbage" * 600)], "move it aside"),
-    "corrupt cache pages": (lambda f: ["simulate", "--net", "default", "--hw", _write(f, "hw.json", HW), "--cache",
-                                       _corrupt_pages(f)], "sim.sqlite"),
-    "misspelt --net": (lambda f: ["simulate", "--net", "defualt", "--hw", _write(f, "hw.json", HW)],
-                       "--net: 'defualt' is not 'default'"),
+    "float bit width": (
+        lambda f: _sim(f, {**HW, "bits": 8.0}),
+        "bits must be one of [4, 8, 16] (an integer)",
+    ),
+    "float bit width, predict": (lambda f: _sim(f, {**HW, "bits": 8.0}, "predict"), "got 8.0"),
+    "bool field": (lambda f: _sim(f, {**HW, "bits": True}), "bits"),
+    "empty accelerator": (lambda f: _sim(f, {}), "missing field(s)"),
+    "unknown accelerator field": (lambda f: _sim(f, {**HW, "colour": 1}), "colour"),
+    "kernel larger than the input": (
+        lambda f: _big_kernel(f, "simulate"),
+        "99x99 is larger than the 7x7 input",
+    ),
+    "kernel larger than the input, predict": (lambda f: _big_kernel(f, "predict"), "larger than"),
+    "--cache at a runs.db": (lambda f: _sim(f, None, "simulate", "--cache", _a_runs_db(f)), "runs database"),
+    "runs list on a simulation cache": (
+        lambda f: ["runs", "list", _sim_cache_as_runs_folder(f)],
+        "simulation cache",
+    ),
+    "garbage cache file": (
+        lambda f: _sim(f, None, "simulate", "--cache", _write(f, "sim.sqlite", b"\x00garbage" * 600)),
+        "move it aside",
+    ),
+    "corrupt cache pages": (lambda f: _sim(f, None, "simulate", "--cache", _corrupt_pages(f)), "sim.sqlite"),
+    "misspelt --net": (
+        lambda f: ["simulate", "--net", "defualt", "--hw", _write(f, "hw.json", HW)],
+        "--net: 'defualt' is not 'default'",
+    ),
     "sweep target": (lambda f: ["sweep", "--min-fps", "abc", "--out", f / "sw"], "'--min-fps'"),
-    "random-bytes .npz": (lambda f: ["train", "--data-dir", _write(f, "d.npz", bytes(range(256)) * 12),
-                                     "--profile", "smoke", "--out", f / "t"], "not a NumPy .npz archive"),
+    "random-bytes .npz": (
+        lambda f: ["train", "--data-dir", _write(f, "d.npz", bytes(range(256)) * 12), "--out", f / "t"],
+        "not a NumPy .npz archive",
+    ),
     "not a checkpoint": (lambda f: ["evaluate", _write(f, "x.pt", b"not torch")], "x.pt"),
     "missing checkpoint": (lambda f: ["evaluate", f / "missing.pt"], "missing.pt"),
-}  # fmt: skip
+}
 
 
 def _snapshot(folder):
