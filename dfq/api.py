@@ -35,6 +35,18 @@ PROFILES: dict[str, dict[str, Any]] = {
     # what a search scores its designs with (search.design_accuracy): a smaller ZeroQ pool, fewer steps
     "design": {"pool_size": 128, "zeroq_steps": 100},
     "full": {"pool_size": 1024, "zeroq_steps": 500, "generator_steps": 4000, "finetune_steps": 2000},
+    # inputs from LARGE_FROM_PX up (224-px ImageNet-style models on a CPU): a small image pool, short
+    # optimisations, a short reconstruction; its cost is in docs/results/dfq.md ("Your own model")
+    "large": {
+        "batch_size": 16,
+        "calib_batches": 4,
+        "pool_size": 64,
+        "zeroq_steps": 50,
+        "generator_steps": 400,
+        "finetune_steps": 100,
+        "reconstruct_images": 64,
+        "reconstruct_iters": 100,
+    },
     "smoke": {
         "batch_size": 16,
         "calib_batches": 2,
@@ -46,6 +58,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "reconstruct_iters": 5,
     },
 }
+
+
+LARGE_FROM_PX = 96  # inputs from this side up get the large profile when none is named
+
+
+def profile_for_input(image_size: int) -> str:
+    """The profile a run gets when none is named: ``large`` from ``LARGE_FROM_PX`` px up, else ``quick``."""
+    return "large" if image_size >= LARGE_FROM_PX else "quick"
 
 
 def method_configs() -> list[type[MethodConfig]]:

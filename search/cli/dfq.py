@@ -38,8 +38,10 @@ COMMON_OPTIONS = option_group(
     click.option("--checkpoint", type=click.Path(),
                  help="Full-precision checkpoint written by `coexplore train` (e.g. runs/default/best.pt), "
                  "or a search run folder (its model.pt). Required (`quantize`: or --model)."),
-    click.option("--profile", type=lazy_choice("dfq.api", "PROFILES"), default="quick", show_default=True,
-                 help="Step counts: quick (minutes on 2 cores), full (longer), smoke (seconds, for tests)."),
+    click.option("--profile", type=lazy_choice("dfq.api", "PROFILES"),
+                 help="Step counts: quick (minutes on 2 cores at 28-32 px), large (for inputs from 96 px: a "
+                 "smaller pool, shorter optimisations), full (longer), smoke (seconds, for tests). "
+                 "[default: quick, or large for inputs from 96 px; the command says which]"),
     click.option("--finetune-steps", type=click.IntRange(min=0), help="Override the profile's steps."),
     click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True),
                  help="Override the profile's fine-tuning learning rate (Adam, cosine decay; quick: 1e-4)."),
@@ -80,13 +82,13 @@ class Loaded:
     def __init__(self, common: dict, user: dict | None = None):
         import torch
 
-        from dfq.api import dfq_profile
+        from dfq.api import dfq_profile, profile_for_input
         from nas.device import resolve_device
         from nas.train import load_checkpoint
 
         chosen = {k: common[k] for k in TUNING} | {"freeze_weight_grid": common["freeze_weight_grid"] or None}
         with input_errors("settings"):
-            self.settings = dfq_profile(common["profile"], **chosen)
+            dfq_profile(common["profile"] or "quick", **chosen)  # the knobs checked before any loading
         self.spec = {k: common[k] for k in SPEC}
         with input_errors("--device"):
             where = resolve_device(common["device"])
@@ -101,6 +103,11 @@ class Loaded:
             check_data_fits(common["checkpoint"], self.meta, self.splits)
         self.teacher = teacher.to(where)
         self.quiet = common["quiet"]
+        self.profile = common["profile"] or profile_for_input(self.meta["image_size"])
+        if not common["profile"] and not self.quiet:
+            size = self.meta["image_size"]
+            click.echo(f"profile: {self.profile} (for {size}-px inputs; --profile to choose)", err=True)
+        self.settings = dfq_profile(self.profile, **chosen)
         if common["threads"]:
             torch.set_num_threads(common["threads"])
 

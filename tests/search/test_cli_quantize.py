@@ -184,3 +184,20 @@ def test_quantize_refuses_bad_model_options_in_one_line(cli, tmp_path, user_pack
     result = cli("quantize", *args, "--profile", "smoke", "--out", tmp_path / "q")
     assert result.exit_code == 2 and message in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "q").exists()
+
+
+def test_without_a_profile_a_large_input_gets_the_large_profile_and_says_so(cli, tmp_path, user_package):
+    from dfq.api import profile_for_input
+
+    assert (profile_for_input(28), profile_for_input(95), profile_for_input(96)) == (
+        "quick",
+        "quick",
+        "large",
+    )
+    folder, _ = user_package
+    result = cli("quantize", "--model", folder / "whole.pt", "--input-size", 96, "--source", "noise",
+                 "--out", tmp_path / "q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "profile: large (for 96-px inputs; --profile to choose)" in result.output
+    settings = json.loads((tmp_path / "q" / "metrics.json").read_text())["settings"]
+    assert (settings["pool_size"], settings["reconstruct_iters"]) == (64, 100)
