@@ -14,6 +14,7 @@ from torch import nn
 
 from accel_model.domain import LayerShape
 from accel_model.registry import Registry
+from nas.ops import ConvBNAct, MBConv
 
 ModelBuilder = Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> model
 ZOO: Registry[ModelBuilder] = Registry("model")
@@ -58,6 +59,26 @@ def resnet_cifar(in_channels: int, num_classes: int, width: int = 16, blocks_per
 @register_model("resnet20")
 def resnet20(in_channels: int, num_classes: int) -> nn.Module:
     return resnet_cifar(in_channels, num_classes)
+
+
+# MobileNetV2's inverted-residual stages (Sandler et al. 2018): expansion t, channels c, blocks n, stride s
+MOBILENET_V2_STAGES = (
+    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+)  # fmt: skip
+
+
+@register_model("mobilenet_v2")
+def mobilenet_v2(in_channels: int, num_classes: int, act: str = "relu6", stages=MOBILENET_V2_STAGES,
+                 head: int = 1280) -> nn.Module:  # fmt: skip
+    """MobileNetV2 at width 1.0 for ImageNet-size inputs (3.5M parameters at 1,000 classes): a stride-2
+    stem, the inverted-residual stages (the t = 1 block keeps its 1x1 expansion here), a 1x1 head."""
+    layers, c = [ConvBNAct(in_channels, 32, 3, 2, act=act)], 32
+    for expansion, c_out, blocks, stride in stages:
+        for i in range(blocks):
+            layers.append(MBConv(c, c_out, stride if i == 0 else 1, act, kernel=3, expansion=expansion))
+            c = c_out
+    return nn.Sequential(*layers, ConvBNAct(c, head, 1, act=act), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(head, num_classes))  # fmt: skip
 
 
 @torch.no_grad()

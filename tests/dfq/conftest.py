@@ -5,9 +5,8 @@ import torch
 from torch import nn
 
 from nas.model import build_child
-from nas.ops import MBConv, make_activation
 from nas.space import SearchSpace
-from nas.zoo import resnet_cifar
+from nas.zoo import mobilenet_v2, resnet_cifar
 
 
 def resnet20_style(width: int = 8) -> nn.Module:
@@ -15,15 +14,9 @@ def resnet20_style(width: int = 8) -> nn.Module:
 
 
 def mobilenet_v2_style(act: str = "silu") -> nn.Module:
-    stages = ((16, 1, 1), (24, 6, 2), (32, 6, 2), (64, 6, 2), (96, 6, 1), (160, 6, 2))
-    layers, c = [nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), make_activation(act)], 16
-    for c_out, expansion, stride in stages:
-        layers.append(MBConv(c, c_out, stride, act, kernel=3, expansion=expansion))
-        c = c_out
-    return nn.Sequential(
-        *layers, nn.Conv2d(c, 320, 1, bias=False), nn.BatchNorm2d(320), make_activation(act),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(320, 1000),
-    )  # fmt: skip
+    """The zoo's MobileNetV2 with one block per stage and a 320-channel head (224 px, 1,000 classes)."""
+    stages = ((1, 16, 1, 1), (6, 24, 1, 2), (6, 32, 1, 2), (6, 64, 1, 2), (6, 96, 1, 1), (6, 160, 1, 2))
+    return mobilenet_v2(3, 1000, act=act, stages=stages, head=320)
 
 
 def _randomize_bn(model: nn.Module, seed: int) -> nn.Module:
