@@ -34,6 +34,9 @@ CLAIMS = (
     # ZeroQ + KD of `quantize-table`, or the zeroq source of `dfq table` with the same KD.
     Claim("DSG > ZeroQ", "dsg+kd", ("ZeroQ + KD", "zeroq+kd")),
     *(Claim(f"+AIT helps {s}", f"{s}+ait", (f"{s}+kd",)) for s in GENERATOR_SOURCES),
+    # Genie / BRECQ: reconstruction with learned rounding beats distillation of the whole network
+    Claim("Reconstruct > KD (gdfq)", "gdfq+reconstruct", ("gdfq+kd",)),
+    Claim("Reconstruct > KD (zeroq)", "zeroq+reconstruct", ("ZeroQ + KD", "zeroq+kd")),
 )
 
 
