@@ -47,7 +47,9 @@ class LayerShape:
     """A conv or linear layer as the accelerator sees it.
 
     ``kernel`` is (kh, kw) in pixels, ``in_hw`` the input (H, W) in pixels, ``batch`` images.
-    Convolutions use 'same'-style padding (k // 2), so the output is ceil(H / stride).
+    Convolutions use 'same'-style padding (k // 2), so the output is ceil(H / stride); a padding wider
+    than the input (a 99x99 kernel on 7x7) is refused, while a small map under a larger kernel (5x5 on
+    2x2, as a searched child at a small input has) is not.
     A linear layer is ``kernel 1, in_hw (1, 1)``. Depthwise means ``groups == in_channels``.
     """
 
@@ -68,10 +70,10 @@ class LayerShape:
         object.__setattr__(self, "kernel", _pair("kernel", self.kernel))
         object.__setattr__(self, "in_hw", _pair("in_hw", self.in_hw))
         (kh, kw), (h, w) = self.kernel, self.in_hw
-        if kh > h or kw > w:
+        if kh // 2 > h or kw // 2 > w:  # 'same' padding wider than the input itself
             raise ValueError(
-                f"kernel {kh}x{kw} is larger than the {h}x{w} input: its outer taps would only ever see "
-                "padding (no network computes such a layer)"
+                f"kernel {kh}x{kw} on a {h}x{w} input: its 'same' padding ({kh // 2}x{kw // 2}) is wider "
+                f"than the input (at most {2 * h + 1}x{2 * w + 1} on this input)"
             )
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(

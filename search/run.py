@@ -77,7 +77,10 @@ def prepare(
     splits = load_splits(data_dir)
     deploy = resolve_input(input_size, splits)
     space = SearchSpace()
-    template = cost_template(space, deploy.hw, deploy.channels, splits.num_classes)
+    try:
+        template = cost_template(space, deploy.hw, deploy.channels, splits.num_classes)
+    except ValueError as exc:  # a layer the space cannot have at this input (its maps are too small)
+        raise ValueError(f"--input-size {deploy.label()}: {exc}") from None
     return Setup(cfg, weights, evaluator, splits, space, template, Path(out_dir), profile, deploy)
 
 

@@ -38,9 +38,9 @@ def test_layer_shape_roundtrip_and_kernel_forms():
         ({"in_channels": 1, "out_channels": 1, "colour": 3}, r"unknown field\(s\) \['colour'\]"),
         (
             {"in_channels": 8, "out_channels": 8, "kernel": 99, "in_hw": [7, 7]},
-            "99x99 is larger than the 7x7",
+            "99x99 on a 7x7 input",
         ),
-        ({"in_channels": 8, "out_channels": 8, "kernel": [1, 3], "in_hw": [7, 2]}, "1x3 is larger"),
+        ({"in_channels": 8, "out_channels": 8, "kernel": [1, 7], "in_hw": [7, 2]}, "1x7 on a 7x2 input"),
     ],
 )
 def test_layer_shape_rejects_bad_input(bad, match):

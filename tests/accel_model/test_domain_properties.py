@@ -34,7 +34,8 @@ def layers(draw):
     return LayerShape(
         in_channels=groups * draw(st.integers(1, 64)), out_channels=groups * draw(st.integers(1, 64)),
         kernel=kernel, stride=draw(st.integers(1, 4)), groups=groups,
-        in_hw=(draw(st.integers(kh, 224)), draw(st.integers(kw, 224))), batch=draw(st.integers(1, 8)),
+        in_hw=(draw(st.integers(max(1, kh // 2), 224)), draw(st.integers(max(1, kw // 2), 224))),
+        batch=draw(st.integers(1, 8)),
     )  # fmt: skip
 
 

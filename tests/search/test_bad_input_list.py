@@ -85,9 +85,9 @@ ROWS = {
     "unknown accelerator field": (lambda f: _sim(f, {**HW, "colour": 1}), "colour"),
     "kernel larger than the input": (
         lambda f: _big_kernel(f, "simulate"),
-        "99x99 is larger than the 7x7 input",
+        "99x99 on a 7x7 input",
     ),
-    "kernel larger than the input, predict": (lambda f: _big_kernel(f, "predict"), "larger than"),
+    "kernel larger than the input, predict": (lambda f: _big_kernel(f, "predict"), "is wider than the input"),
     "--cache at a runs.db": (lambda f: _sim(f, None, "simulate", "--cache", _a_runs_db(f)), "runs database"),
     "runs list on a simulation cache": (
         lambda f: ["runs", "list", _sim_cache_as_runs_folder(f)],

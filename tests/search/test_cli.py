@@ -38,7 +38,8 @@ def test_arch_from_file_and_list(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["layers", "--arch", "mb_k3_e3"], "error: --arch: arch has 1 ops"),
+        (["layers", "--arch", "mb_k3_e3"], "error: --arch: 'mb_k3_e3' is not 'default'"),
+        (["layers", "--arch", "mb_k3_e3,mb_k3_e3"], "error: --arch: arch has 2 ops"),
         (["layers", "--arch", "nope.json"], "error: --arch: No such file or directory: nope.json"),
         (["train", "--data-dir", "/nonexistent/x.npz"], "error: data: /nonexistent/x.npz: no such folder"),
     ],

@@ -17,10 +17,10 @@ SMALL = DesignSpace(
 def test_hwgen_check_simulates_generated_and_top_accelerators():
     torch.manual_seed(0)
     evaluator = CostEvaluator(SMALL, hidden=8, depth=1).eval()
-    template = cost_template(SearchSpace(), 8)
+    template = cost_template(SearchSpace(), 16)  # 16 px: the smallest maps (4x4) still take a 7x7 kernel
     generator = FreeAccelerator(evaluator.relax.sizes)  # zero logits: the first value of every field
     arch = SearchSpace().default_arch()
-    deploy = InputSize(1, 8, 8)
+    deploy = InputSize(1, 16, 16)
     rows = hwgen_check(
         evaluator, generator, template, [arch], OBJECTIVES["edap"], deploy, top_k=2, progress=False
     )
