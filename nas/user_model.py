@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from accel_model.files import load_torch_file
 from nas.deployment import InputSize
 
 USER_MODEL_KEY = "user_model"
@@ -77,13 +78,9 @@ def _load_module_file(path: Path) -> nn.Module:
 
 def _load_weights(model: nn.Module, weights: str | Path) -> None:
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"--weights {weights}: no such file") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a corrupt file
-        raise ValueError(
-            f"--weights {weights}: not a readable state_dict file ({type(exc).__name__})"
-        ) from None
+        state = load_torch_file(weights, "state_dict")
+    except ValueError as exc:
+        raise ValueError(f"--weights {exc}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

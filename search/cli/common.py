@@ -163,28 +163,30 @@ def check_table_out(out: str) -> None:
         raise InputError(f"--out: {out} must end in .csv or .csv.gz")
 
 
-def parse_floats(ctx, param, value: str | None) -> tuple[float, ...]:
-    """Callback: a comma-separated list of positive numbers (empty tuple when absent)."""
-    if value is None:
-        return ()
+def _numbers(value: str, ok, rule: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers, each passing ``ok`` (``rule`` says what ``ok`` wants)."""
     try:
         values = tuple(float(v) for v in value.split(","))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
-    if any(v <= 0 for v in values):
-        raise click.BadParameter("values must be > 0")
+    if not all(ok(v) for v in values):
+        raise click.BadParameter(f"values must be {rule}")
     return values
 
 
+def parse_floats(ctx, param, value: str | None) -> tuple[float, ...]:
+    """Callback: a comma-separated list of positive numbers (empty tuple when absent)."""
+    return () if value is None else _numbers(value, lambda v: v > 0, "> 0")
+
+
+def parse_non_negative(ctx, param, value: str | None) -> tuple[float, ...]:
+    """Callback: a comma-separated list of numbers >= 0 (empty tuple when absent)."""
+    return () if value is None else _numbers(value, lambda v: v >= 0, ">= 0")
+
+
 def parse_lams(ctx, param, value: str) -> tuple[float, ...]:
-    """Callback: a comma-separated list of numbers >= 0."""
-    try:
-        lams = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
-    if not lams or any(v < 0 for v in lams):
-        raise click.BadParameter("needs one or more values >= 0")
-    return lams
+    """Callback: one or more comma-separated numbers >= 0."""
+    return _numbers(value, lambda v: v >= 0, ">= 0")
 
 
 # ---- options shared by several commands -------------------------------------------------------------

@@ -19,6 +19,8 @@ from search.cli.common import (
     load_splits,
     option_group,
     out_dir_options,
+    parse_floats,
+    parse_non_negative,
 )
 
 SOURCE_HELP = (
@@ -122,23 +124,16 @@ USER_MODEL_OPTIONS = option_group(
                  "means 3 channels. Required with --model."),
     click.option("--num-classes", type=click.IntRange(min=2),
                  help="With --model: its class count [default: read from one forward pass]."),
-    click.option("--mean", help="With --model: comma-separated per-channel mean the model subtracts from "
-                 "[0, 1] images, e.g. 0.485,0.456,0.406 [default: 0]."),
-    click.option("--std", help="With --model: comma-separated per-channel std [default: 1]."),
+    click.option("--mean", callback=parse_non_negative,
+                 help="With --model: comma-separated per-channel mean the model subtracts from [0, 1] "
+                 "images, e.g. 0.485,0.456,0.406 [default: 0]."),
+    click.option("--std", callback=parse_floats,
+                 help="With --model: comma-separated per-channel std [default: 1]."),
     click.option("--eval-data", type=click.Path(),
                  help="With --model: labelled images that only score the result (no training data is "
                  "used): an .npz or IDX folder as for --data-dir (its test split), or a folder of images "
                  "with labels.csv (file,label per line). Need not hold every class. Default: not scored."),
 )  # fmt: skip
-
-
-def _floats(option: str, text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"{option}: comma-separated numbers, got {text!r}") from None
 
 
 def load_user_inputs(user: dict):
@@ -151,9 +146,8 @@ def load_user_inputs(user: dict):
         raise InputError("--input-size: required with --model (CxHxW, e.g. 3x224x224)")
     with input_errors():
         net, reference = load_user_model(user["model"], user["weights"])
-    mean, std = _floats("--mean", user["mean"]), _floats("--std", user["std"])
     with input_errors():
-        meta = user_meta(net, reference, user["input_size"], user["num_classes"], mean, std)
+        meta = user_meta(net, reference, user["input_size"], user["num_classes"], user["mean"], user["std"])
     splits = None
     if user["eval_data"]:
         with input_errors("--eval-data"):
@@ -211,7 +205,7 @@ def quantize(common, source, finetune, w_bits, a_bits, seed, user, out, overwrit
         if SOURCES.get(source).uses_real_data:
             raise InputError(f"--source {source}: needs the training images, which --model has none of")
     else:
-        given = {k: v for k, v in user.items() if v is not None and k != "model"}
+        given = {k: v for k, v in user.items() if v not in (None, ()) and k != "model"}
         if given:
             raise InputError(f"--{next(iter(given)).replace('_', '-')}: only with --model")
         if common["checkpoint"]:

@@ -175,7 +175,7 @@ def test_quantize_takes_your_own_model_and_scores_it_on_the_eval_data_only(
         (["--input-size", "16"], "--input-size: only with --model"),
         (["--model", "byo_models:tiny", "--input-size", "16", "--checkpoint", "x.pt"], "not both"),
         (["--model", "byo_models:tiny", "--input-size", "16", "--source", "real"], "needs the training"),
-        (["--model", "byo_models:tiny", "--input-size", "16", "--mean", "a,b,c"], "--mean: comma-separated"),
+        (["--model", "byo_models:tiny", "--input-size", "16", "--mean", "a,b,c"], "'--mean': 'a,b,c' is not"),
         (["--model", "byo_models:tiny", "--input-size", "16", "--eval-data", "missing.npz"], "--eval-data"),
         ([], "--checkpoint: required (or --model"),
     ],
